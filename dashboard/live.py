@@ -1,0 +1,82 @@
+"""The live picture of open incidents, computed once per change and shared by all viewers.
+
+The persister bumps ``live:version`` in Redis after every commit that changed incidents.
+``LiveView.snapshot()`` reads that counter (one cheap GET) and recomputes from the database
+only when it moved, at most once per ``min_interval`` seconds per process, whatever the number
+of viewers. Callbacks compare versions and send nothing when nothing changed.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .domain import URGENCY_RANK
+from .stream import LIVE_VERSION_KEY
+
+URGENCY_CODE = {"red": "r", "yellow": "y", "green": "g"}
+
+
+@dataclass
+class Snapshot:
+    version: str
+    as_of: datetime
+    markers: dict                      # GeoJSON FeatureCollection of open incidents
+    grid_urgency: dict[str, str]       # grid code -> most urgent open case: "r" / "y" / "g"
+    counts: dict[str, int] = field(default_factory=dict)  # open cases by urgency
+    computed_at: float = 0.0
+
+
+def build_snapshot(rows: list[dict], version: str, as_of: datetime) -> Snapshot:
+    features = []
+    worst: dict[str, str] = {}
+    counts = {"red": 0, "yellow": 0, "green": 0}
+    for r in rows:
+        u = r["urgency"]
+        counts[u] = counts.get(u, 0) + 1
+        g = r["grid_code"]
+        if g not in worst or URGENCY_RANK[u] > URGENCY_RANK[worst[g]]:
+            worst[g] = u
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [round(r["lon"], 5), round(r["lat"], 5)]},
+            "properties": {"id": str(r["id"]), "u": URGENCY_CODE[u], "k": r["category"],
+                           "t": int(r["reported_at"].timestamp())},
+        })
+    return Snapshot(version=version, as_of=as_of,
+                    markers={"type": "FeatureCollection", "features": features},
+                    grid_urgency={g: URGENCY_CODE[u] for g, u in worst.items()},
+                    counts=counts, computed_at=time.monotonic())
+
+
+class LiveView:
+    def __init__(self, runtime, min_interval: float = 0.5, max_age: float = 30.0):
+        self.rt = runtime
+        self.min_interval = min_interval
+        self.max_age = max_age
+        self._cache: dict[str | None, Snapshot] = {}  # keyed by scope (town code or None)
+        self._lock = threading.Lock()
+        self.computations = 0
+
+    def current_version(self) -> str | None:
+        v = self.rt.redis.get(LIVE_VERSION_KEY)
+        return v.decode() if v is not None else None
+
+    def snapshot(self, town: str | None = None) -> Snapshot:
+        """The latest snapshot for a scope. Raises if Redis or the database is unreachable."""
+        version = self.current_version() or "0"
+        cached = self._cache.get(town)
+        now = time.monotonic()
+        if cached and (now - cached.computed_at < self.min_interval or
+                       (cached.version == version and now - cached.computed_at < self.max_age)):
+            return cached
+        with self._lock:
+            cached = self._cache.get(town)
+            if cached and now - cached.computed_at < self.min_interval:
+                return cached
+            rows = self.rt.store.open_incidents(town)
+            snap = build_snapshot(rows, version, datetime.now(timezone.utc))
+            self._cache[town] = snap
+            self.computations += 1
+            return snap

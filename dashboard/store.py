@@ -1,0 +1,280 @@
+"""Storage: SQLAlchemy 2 models and the one write path (events in, projections updated).
+
+The ``events`` table is the append-only log and audit trail; ``incidents`` is the projection
+folded from it (``domain.fold``). Storing an event is idempotent: its UUID is the primary key
+and the insert ignores duplicates, so at-least-once delivery from the stream never doubles.
+
+Behaves the same on SQLite and PostgreSQL. Writers are serialised per incident (PostgreSQL
+advisory locks, SQLite's single writer) so that two persisters working on events of one
+incident both see each other's events before folding.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Iterable, Sequence
+
+from sqlalchemy import (JSON, BigInteger, DateTime, Float, Index, Integer, String, Text,
+                        TypeDecorator, Uuid, create_engine, event, func, select, text)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .domain import OPEN_STATUSES, Event, IncidentState, fold
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware datetimes, stored as UTC on every backend (SQLite has no timezones)."""
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    stream_pos: Mapped[int] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentRow(Base):
+    __tablename__ = "incidents"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    town_code: Mapped[str] = mapped_column(String(32))
+    village_code: Mapped[str] = mapped_column(String(32))
+    grid_code: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(32))
+    platform: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    reporter: Mapped[str] = mapped_column(String(64))
+    base_urgency: Mapped[str] = mapped_column(String(8))
+    urgency: Mapped[str] = mapped_column(String(8))
+    photos: Mapped[list] = mapped_column(JSON, default=list)
+    source: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    department: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    handler: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    level: Mapped[str] = mapped_column(String(16))
+    resolved_level: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    supervised_count: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer)
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_incidents_status_urgency", "status", "urgency"),
+        Index("ix_incidents_town_reported", "town_code", "reported_at"),
+        Index("ix_incidents_grid_status", "grid_code", "status"),
+        Index("ix_incidents_reported_at", "reported_at"),
+    )
+
+
+INCIDENT_COLUMNS = [c.name for c in IncidentRow.__table__.columns]
+_STATE_FIELDS = [c for c in INCIDENT_COLUMNS if c not in ("updated_at",)]
+
+
+def make_engine(url: str, **kw) -> Engine:
+    """An engine that survives a database restart (pre-ping) and, on SQLite, uses WAL and
+    waits for the single writer instead of failing with "database is locked"."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"timeout": 30}, **kw)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" event emit BEGIN
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            # Writers take the write lock up front, so a fold never reads a log that another
+            # writer is about to extend; readers use plain deferred transactions.
+            mode = "IMMEDIATE" if conn.get_execution_options().get("sqlite_write") else "DEFERRED"
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, **kw)
+
+
+def _insert(engine: Engine, table):
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - only the two supported backends
+        raise RuntimeError(f"unsupported database {engine.dialect.name}")
+    return insert(table)
+
+
+def _lock_key(incident_id: uuid.UUID) -> int:
+    return int.from_bytes(incident_id.bytes[:8], "big", signed=True)
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Store:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    def from_url(cls, url: str) -> "Store":
+        return cls(make_engine(url))
+
+    # ------------------------------------------------------------------ schema
+    def create_all(self) -> None:
+        """Create the schema directly (tests); the app uses Alembic (``migrations.upgrade``)."""
+        Base.metadata.create_all(self.engine)
+
+    def drop_all(self) -> None:
+        Base.metadata.drop_all(self.engine)
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    # ------------------------------------------------------------------ writes
+    def _write_conn(self):
+        conn = self.engine.connect()
+        if self.dialect == "sqlite":
+            conn = conn.execution_options(sqlite_write=True)
+        return conn
+
+    def store_events(self, events: Sequence[Event]) -> int:
+        """Store events (ignoring ones already stored) and refold the incidents they touch,
+        in one transaction. Returns the number of new events."""
+        if not events:
+            return 0
+        events_t = EventRow.__table__
+        recorded = now_utc()
+        rows = [
+            {"id": e.id, "incident_id": e.incident_id, "type": e.type, "at": e.at, "actor": e.actor,
+             "note": e.note, "data": e.data, "stream_pos": e.stream_pos, "recorded_at": recorded}
+            for e in events
+        ]
+        with self._write_conn() as conn, conn.begin():
+            if self.dialect == "postgresql":
+                keys = sorted({_lock_key(e.incident_id) for e in events})
+                conn.execute(
+                    text("SELECT count(pg_advisory_xact_lock(k)) FROM "
+                         "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS s"),
+                    {"keys": keys},
+                )
+            stmt = _insert(self.engine, events_t).on_conflict_do_nothing(index_elements=["id"])
+            stmt = stmt.returning(events_t.c.id, events_t.c.incident_id)
+            # executemany with RETURNING is batched into few statements ("insertmanyvalues").
+            new = conn.execute(stmt, rows).all()
+            touched = {r.incident_id for r in new}
+            if touched:
+                self._refold(conn, touched)
+        return len(new)
+
+    def _refold(self, conn, incident_ids: Iterable[uuid.UUID]) -> None:
+        ev_t = EventRow.__table__
+        ids = list(incident_ids)
+        by_incident: dict[uuid.UUID, list[Event]] = {i: [] for i in ids}
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start:chunk_start + 500]
+            for r in conn.execute(select(ev_t).where(ev_t.c.incident_id.in_(chunk))):
+                by_incident[r.incident_id].append(Event(
+                    id=r.id, incident_id=r.incident_id, type=r.type, at=r.at, actor=r.actor,
+                    note=r.note, data=r.data, stream_pos=r.stream_pos))
+        states = [s for s in (fold(evs) for evs in by_incident.values()) if s is not None]
+        if states:
+            self.upsert_states(conn, states)
+
+    def upsert_states(self, conn, states: Sequence[IncidentState]) -> None:
+        inc_t = IncidentRow.__table__
+        now = now_utc()
+        rows = []
+        for s in states:
+            row = {k: getattr(s, k) for k in _STATE_FIELDS}
+            row["updated_at"] = now
+            rows.append(row)
+        stmt = _insert(self.engine, inc_t)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={c: getattr(stmt.excluded, c) for c in INCIDENT_COLUMNS if c != "id"},
+        )
+        conn.execute(stmt, rows)
+
+    def rebuild_projections(self, batch: int = 2000) -> int:
+        """Refold every incident from the event log (the log is the truth). Returns the count."""
+        ev_t = EventRow.__table__
+        with self.engine.connect() as conn:
+            ids = [r[0] for r in conn.execute(select(ev_t.c.incident_id).distinct())]
+        for i in range(0, len(ids), batch):
+            with self._write_conn() as conn, conn.begin():
+                self._refold(conn, ids[i:i + batch])
+        return len(ids)
+
+    # ------------------------------------------------------------------ reads
+    def count_events(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(EventRow.__table__)).scalar_one()
+
+    def count_incidents(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(IncidentRow.__table__)).scalar_one()
+
+    def get_incident(self, incident_id: uuid.UUID) -> dict | None:
+        inc_t, ev_t = IncidentRow.__table__, EventRow.__table__
+        with self.engine.connect() as conn:
+            row = conn.execute(select(inc_t).where(inc_t.c.id == incident_id)).mappings().first()
+            if row is None:
+                return None
+            evs = conn.execute(
+                select(ev_t).where(ev_t.c.incident_id == incident_id).order_by(ev_t.c.stream_pos, ev_t.c.at)
+            ).mappings().all()
+        out = dict(row)
+        out["events"] = [dict(e) for e in evs]
+        return out
+
+    def open_incidents(self, town_code: str | None = None) -> list[dict]:
+        """Open incidents with the fields the live map needs."""
+        t = IncidentRow.__table__
+        cols = [t.c.id, t.c.reported_at, t.c.town_code, t.c.grid_code, t.c.category,
+                t.c.description, t.c.lat, t.c.lon, t.c.urgency, t.c.status]
+        q = select(*cols).where(t.c.status.in_(OPEN_STATUSES))
+        if town_code:
+            q = q.where(t.c.town_code == town_code)
+        q = q.order_by(t.c.reported_at.desc())
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
