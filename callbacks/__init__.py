@@ -1,0 +1,1 @@
+"""Dash callbacks, kept thin: read inputs, call dashboard/, shape outputs."""
