@@ -103,6 +103,8 @@ class Settings:
             auto_migrate=_bool(env.get("AUTO_MIGRATE"), not env.get("DATABASE_URL")),
             run_persister=_bool(env.get("RUN_PERSISTER"), embedded),
             stream_retention_s=_num(env, "STREAM_RETENTION_S", 3600, int),
+            claim_idle_ms=_num(env, "CLAIM_IDLE_MS", 30_000, int),
+            max_deliveries=_num(env, "MAX_DELIVERIES", 5, int),
         )
         if env.get("SECRET_KEY"):
             kwargs["secret_key"] = env["SECRET_KEY"]

@@ -58,6 +58,13 @@ class ReportIn(BaseModel):
     photos: list[Annotated[str, Field(strict=True, max_length=500)]] = Field(default_factory=list, max_length=10)
     source: Annotated[str, Field(strict=True, max_length=32)] = "api"
 
+    @field_validator("description", "reporter", "grid", "source")
+    @classmethod
+    def _no_control_chars(cls, v):
+        if v is not None and any(ord(ch) < 32 and ch not in "\n\t" for ch in v):
+            raise ValueError("must not contain control characters")
+        return v
+
     @field_validator("lat")
     @classmethod
     def _lat_range(cls, v: float) -> float:
