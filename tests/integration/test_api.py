@@ -1,0 +1,174 @@
+"""The native API on a real app (Flask test client), real Redis and both databases."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import orjson
+import pytest
+
+from dashboard.runtime import Runtime
+from dashboard.stream import Persister
+
+XINQIAO = (28.5231, 121.4147)  # a point in 新桥镇
+
+
+@pytest.fixture
+def rt(settings):
+    runtime = Runtime.start(settings, background=False)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def client(rt):
+    from app import create_app
+    app = create_app(rt.settings, runtime=rt)
+    return app.server.test_client()
+
+
+def good_report(**over):
+    body = {"category": "fire_hazard", "description": "商户违规使用明火，存在安全隐患",
+            "lat": XINQIAO[0], "lon": XINQIAO[1], "reporter": "网格员陈君辉"}
+    body.update(over)
+    return body
+
+
+def post(client, body, **kw):
+    data = body if isinstance(body, (bytes, str)) else orjson.dumps(body)
+    kw.setdefault("content_type", "application/json")
+    return client.post("/api/v1/incidents", data=data, **kw)
+
+
+def persist_all(rt):
+    p = Persister(rt.redis, rt.store, rt.settings, name="api-test")
+    p.ensure_group()
+    idle = 0
+    while idle < 2:  # own backlog, then new entries, until two reads come back empty
+        idle = idle + 1 if p.step() == 0 else 0
+    return p
+
+
+def test_categories_lists_the_four_platforms(client):
+    res = client.get("/api/v1/categories")
+    assert res.status_code == 200
+    body = res.get_json()
+    assert {p["name"] for p in body["platforms"]} == {"综治工作", "市场监管", "综合执法", "便民服务"}
+    fire = next(c for c in body["categories"] if c["code"] == "fire_hazard")
+    assert fire["default_urgency"] == "red" and fire["platform_name"] == "综治工作"
+
+
+def test_post_is_accepted_located_stored_and_readable(client, rt):
+    res = post(client, good_report(urgency="yellow", photos=["https://example.org/p/1.jpg"]))
+    assert res.status_code == 202, res.get_json()
+    body = res.get_json()
+    iid = body["id"]
+    assert body["town"] == "331004103" and body["grid"].startswith("331004103")
+    assert res.headers["Location"] == f"/api/v1/incidents/{iid}"
+    assert client.get(f"/api/v1/incidents/{iid}").status_code == 404  # not stored yet
+    persist_all(rt)
+    got = client.get(f"/api/v1/incidents/{iid}")
+    assert got.status_code == 200
+    inc = got.get_json()
+    assert inc["status"] == "reported" and inc["urgency"] == "yellow"
+    assert inc["grid_code"] == body["grid"] and inc["photos"] == ["https://example.org/p/1.jpg"]
+    assert [e["type"] for e in inc["events"]] == ["reported"]
+
+
+def test_post_with_id_is_idempotent(client, rt):
+    iid = str(uuid.uuid4())
+    for _ in range(3):
+        assert post(client, good_report(id=iid)).status_code == 202
+    persist_all(rt)
+    assert rt.store.count_incidents() == 1 and rt.store.count_events() == 1
+
+
+def test_given_grid_and_reported_at_are_kept(client, rt):
+    grid = next(iter(rt.geo.grids))
+    res = post(client, good_report(grid=grid, reported_at="2026-11-26T09:30:00+08:00"))
+    assert res.status_code == 202
+    persist_all(rt)
+    inc = client.get(f"/api/v1/incidents/{res.get_json()['id']}").get_json()
+    assert inc["grid_code"] == grid
+    assert inc["reported_at"] == "2026-11-26T01:30:00+00:00"
+
+
+BAD = [
+    # (case, body or raw bytes, extra kwargs, status, field named in the answer)
+    ("missing category", {k: v for k, v in good_report().items() if k != "category"}, {}, 422, "category"),
+    ("missing lat", {k: v for k, v in good_report().items() if k != "lat"}, {}, 422, "lat"),
+    ("lat as string", good_report(lat="28.5"), {}, 422, "lat"),
+    ("lon as bool", good_report(lon=True), {}, 422, "lon"),
+    ("description as number", good_report(description=42), {}, 422, "description"),
+    ("empty description", good_report(description="   "), {}, 422, "description"),
+    ("unknown category", good_report(category="ufo_sighting"), {}, 422, "category"),
+    ("outside the district", good_report(lat=39.9042, lon=116.4074), {}, 422, "lat"),
+    ("impossible latitude", good_report(lat=123.0), {}, 422, "lat"),
+    ("NaN coordinate", b'{"category":"fire_hazard","description":"x","lat":NaN,"lon":121.41,"reporter":"a"}',
+     {}, 400, None),
+    ("bad id", good_report(id="not-a-uuid"), {}, 422, "id"),
+    ("naive reported_at", good_report(reported_at="2026-11-26T09:30:00"), {}, 422, "reported_at"),
+    ("future reported_at", good_report(reported_at="2099-01-01T00:00:00+08:00"), {}, 422, "reported_at"),
+    ("unknown urgency", good_report(urgency="purple"), {}, 422, "urgency"),
+    ("unknown grid", good_report(grid="999"), {}, 422, "grid"),
+    ("unknown field", good_report(colour="red"), {}, 422, "colour"),
+    ("control characters", good_report(description="明火\x00隐患"), {}, 422, "description"),
+    ("not JSON", b"category=fire_hazard&lat=28", {}, 400, None),
+    ("JSON array", b"[1, 2]", {}, 400, None),
+    ("wrong content type", orjson.dumps(good_report()), {"content_type": "text/plain"}, 415, None),
+    ("body too large", good_report(description="长" * 40_000), {}, 413, None),
+]
+
+
+@pytest.mark.parametrize("case,body,kw,status,field", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_refused_and_nothing_is_written(client, rt, case, body, kw, status, field):
+    before = rt.redis.xlen(rt.settings.stream)
+    res = post(client, body, **kw)
+    assert res.status_code == status, res.get_data(as_text=True)
+    answer = res.get_json()
+    assert answer["error"]
+    if field:
+        assert field in answer["error"]
+        assert any(f["field"] == field for f in answer["fields"])
+    assert rt.redis.xlen(rt.settings.stream) == before
+    persist_all(rt)
+    assert rt.store.count_events() == 0
+
+
+def test_get_incident_bad_and_unknown_ids(client):
+    assert client.get("/api/v1/incidents/xyz").status_code == 400
+    assert client.get(f"/api/v1/incidents/{uuid.uuid4()}").status_code == 404
+
+
+def test_healthz_reports_pipeline_state(client, rt, r):
+    for _ in range(3):
+        post(client, good_report())
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["redis"] and body["database"]
+    assert body["stream_length"] == 3 and body["lag"] == 3 and body["incidents"] == 0
+    persist_all(rt)
+    r.xadd(rt.settings.dead_letter_stream, {"error": "x"})
+    body = client.get("/healthz").get_json()
+    assert body["lag"] == 0 and body["pending"] == 0 and body["incidents"] == 3
+    assert body["dead_letters"] == 1
+
+
+def test_healthz_is_503_when_redis_is_down(settings, tmp_path):
+    from dashboard.embedded import EmbeddedRedis
+    from app import create_app
+
+    server = EmbeddedRedis(tmp_path / "r", persist=False).start()
+    runtime = Runtime.start(settings.with_(redis_url=server.url), background=False)
+    try:
+        client = create_app(runtime.settings, runtime=runtime).server.test_client()
+        assert client.get("/healthz").status_code == 200
+        server.kill()
+        res = client.get("/healthz")
+        assert res.status_code == 503
+        assert res.get_json()["redis"] is False and res.get_json()["database"] is True
+        # A report cannot be accepted while the stream is down: 503, not a silent loss.
+        assert post(client, good_report()).status_code == 503
+    finally:
+        runtime.close()
+        server.stop()
