@@ -28,7 +28,8 @@ window.griddash = Object.assign({}, window.griddash, {
             }
             const icon = L.divIcon({
                 className: "gd-marker gd-u-" + u,
-                html: '<svg width="24" height="24" viewBox="0 0 24 24">' + svg + '</svg>',
+                html: '<svg width="24" height="24" viewBox="0 0 24 24" data-incident="' +
+                      feature.properties.id + '">' + svg + '</svg>',
                 iconSize: [24, 24], iconAnchor: [12, 12]
             });
             return L.marker(latlng, {icon: icon, keyboard: false});

@@ -38,6 +38,7 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
+LAG_COUNT_CAP = 10_000  # Redis < 7 has no lag figure; count at most this many entries
 LIVE_VERSION_KEY = "live:version"  # bumped after every commit that changed incidents
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 TRANSIENT_DB_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError)
@@ -377,7 +378,8 @@ def group_status(r: redis.Redis, stream: str, group: str) -> dict:
     lag = info.get("lag")
     if lag is None:  # Redis < 7 does not report lag: count what follows the last-delivered id
         last = _s(info["last-delivered-id"])
-        lag = len(r.xrange(stream, min=f"({last}", max="+", count=100_000)) if last != "0-0" else length
+        lag = len(r.xrange(stream, min=f"({last}", max="+", count=LAG_COUNT_CAP)) if last != "0-0" else length
+        out["lag_capped"] = lag >= LAG_COUNT_CAP
     out["lag"] = lag
     return out
 
