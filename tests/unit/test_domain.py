@@ -1,0 +1,77 @@
+"""The lifecycle fold and the transition table, without any server."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from dashboard.domain import (OPEN_STATUSES, TRANSITIONS, Event, allowed_events, categories, fold,
+                              reported_event_id)
+
+T0 = datetime(2026, 11, 26, 1, 0, tzinfo=timezone.utc)
+IID = uuid.UUID("11111111-2222-4333-8444-555555555555")
+REPORT = {"category": "fire_hazard", "platform": "public_order", "description": "明火", "lat": 28.52,
+          "lon": 121.41, "reporter": "网格员", "urgency": "red", "town": "331004103",
+          "village": "331004103001", "grid": "331004103001-01", "photos": [], "source": "api"}
+
+
+def ev(kind, minutes, pos, **data):
+    return Event(id=uuid.uuid4(), incident_id=IID, type=kind, at=T0 + timedelta(minutes=minutes),
+                 data=data or (REPORT if kind == "reported" else {}), stream_pos=pos)
+
+
+def test_categories_cover_the_four_platforms_with_valid_urgency():
+    cats = categories()
+    assert {c.platform for c in cats.values()} == {"public_order", "market", "enforcement", "services"}
+    assert cats["fire_hazard"].urgency == "red" and cats["fire_hazard"].name_zh == "消防安全隐患"
+
+
+def test_full_loop_sets_kpi_timestamps_and_level():
+    events = [ev("reported", 0, 1), ev("accepted", 30, 2), ev("assigned", 60, 3, department="消防救援大队"),
+              ev("escalated", 90, 4), ev("resolved", 300, 5), ev("closed", 360, 6)]
+    st = fold(events)
+    assert st.status == "closed" and not st.is_open
+    assert st.accepted_at == T0 + timedelta(minutes=30)
+    assert st.closed_at == T0 + timedelta(minutes=360)
+    assert st.department == "消防救援大队"
+    assert st.level == "village" and st.resolved_level == "village"
+    assert st.version == 6 and st.rejected == []
+
+
+def test_order_comes_from_the_stream_not_from_arrival():
+    events = [ev("reported", 0, 1), ev("accepted", 30, 2), ev("assigned", 60, 3)]
+    assert fold(list(reversed(events))).status == "assigned"
+
+
+def test_no_report_no_incident():
+    assert fold([ev("accepted", 30, 2)]) is None
+
+
+def test_illegal_events_are_kept_out_of_the_state():
+    closed_early = ev("closed", 10, 2)
+    st = fold([ev("reported", 0, 1), closed_early, ev("accepted", 20, 3)])
+    assert st.status == "accepted"
+    assert st.rejected == [str(closed_early.id)]
+    assert st.version == 2
+
+
+def test_reopen_clears_close_and_urgency_can_change():
+    st = fold([ev("reported", 0, 1), ev("accepted", 1, 2), ev("assigned", 2, 3), ev("resolved", 3, 4),
+               ev("closed", 4, 5), ev("reopened", 5, 6), ev("urgency_changed", 6, 7, urgency="yellow")])
+    assert st.status == "accepted" and st.closed_at is None and st.resolved_at is None
+    assert st.urgency == "yellow" and st.base_urgency == "red"
+
+
+@pytest.mark.parametrize("status", [None, *OPEN_STATUSES, "closed"])
+def test_allowed_events_match_the_table(status):
+    allowed = allowed_events(status)
+    for kind, (sources, _) in TRANSITIONS.items():
+        assert (kind in allowed) == (status in sources)
+    if status is None:
+        assert allowed == ["reported"]
+
+
+def test_reported_event_id_is_stable():
+    assert reported_event_id(IID) == reported_event_id(IID)
+    assert reported_event_id(IID) != reported_event_id(uuid.uuid4())
