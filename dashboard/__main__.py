@@ -6,6 +6,7 @@
   db rebuild           refold every incident from the event log
   dead list            show the dead-letter stream
   import-geo           install a real grid GeoJSON and camera CSV in place of the demo ones
+                       (--reset goes back to the demo data)
 """
 from __future__ import annotations
 
@@ -76,8 +77,11 @@ def cmd_dead(args, s: Settings) -> None:
 
 
 def cmd_import_geo(args, s: Settings) -> None:
-    from .geoimport import import_geo
-    report = import_geo(s, grids=args.grids, cameras=args.cameras)
+    from .geoimport import import_geo, reset_geo
+    try:
+        report = reset_geo(s) if args.reset else import_geo(s, grids=args.grids, cameras=args.cameras)
+    except ValueError as exc:  # GeoImportError lists every problem found; nothing was written
+        sys.exit(f"import-geo: {exc}")
     print(report)
 
 
@@ -107,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     ig = sub.add_parser("import-geo", help="install real grids and cameras")
     ig.add_argument("--grids", help="grid GeoJSON (format: data/README.md)")
     ig.add_argument("--cameras", help="camera CSV (format: data/README.md)")
+    ig.add_argument("--reset", action="store_true", help="remove imported files: back to the demo data")
     ig.set_defaults(fn=cmd_import_geo)
     args = ap.parse_args(argv)
     args.fn(args, Settings.from_env())
