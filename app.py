@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import atexit
 import logging
+import signal
+import sys
 from pathlib import Path
 
 from dash import Dash
@@ -51,6 +53,8 @@ def create_server(settings: Settings | None = None) -> Flask:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    # SIGTERM (systemd, kill) ends like Ctrl-C: atexit stops the workers and the embedded Redis.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app = create_app(settings)
     print(f"Serving on http://{settings.host}:{settings.port}  (Ctrl-C to stop)", flush=True)
     app.run(host=settings.host, port=settings.port, debug=False)

@@ -338,7 +338,19 @@ class Persister:
         if cut <= 0:
             return 0
         cut_id = f"{cut >> 20}-{cut & ((1 << 20) - 1)}"
-        return self.r.xtrim(self.s.stream, minid=cut_id, approximate=False)
+        trimmed = self.r.xtrim(self.s.stream, minid=cut_id, approximate=False)
+        self.forget_idle_consumers()
+        return trimmed
+
+    def forget_idle_consumers(self, idle_ms: int = 3_600_000) -> list[str]:
+        """Remove consumers (old process names) that own nothing and were idle for an hour."""
+        gone = []
+        for c in self.r.xinfo_consumers(self.s.stream, self.s.group):
+            name = _s(c["name"])
+            if name != self.name and c["pending"] == 0 and c["idle"] > idle_ms:
+                self.r.xgroup_delconsumer(self.s.stream, self.s.group, name)
+                gone.append(name)
+        return gone
 
 
 def safe_trim_id(r: redis.Redis, stream: str, group: str) -> str | None:

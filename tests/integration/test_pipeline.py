@@ -303,3 +303,20 @@ def test_trim_only_below_what_is_stored(settings, store, r, make_events):
     rc.close()
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(EventRow)).scalar_one() == 300
+
+
+def test_idle_consumers_without_entries_are_forgotten(settings, store, r, make_events):
+    Publisher(r, settings.stream).publish_many(make_events(10, seed=19, follow_ups=False))
+    rc = redis_client(settings.redis_url)
+    old = Persister(rc, store, settings, name="old-process")
+    old.ensure_group()
+    old.handle(old._read(">", block=None), redelivered=False)   # owns nothing afterwards
+    holder = Persister(rc, store, settings, name="holder")
+    Publisher(r, settings.stream).publish_many(make_events(5, seed=20, follow_ups=False))
+    holder._read(">", block=None)                                # 5 pending, never acked
+    time.sleep(0.3)
+    now = Persister(rc, store, settings, name="current")
+    assert now.forget_idle_consumers(idle_ms=100) == ["old-process"]
+    names = {c["name"].decode() for c in r.xinfo_consumers(settings.stream, settings.group)}
+    assert names == {"holder"}
+    rc.close()
