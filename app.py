@@ -17,7 +17,7 @@ from dash import Dash
 from flask import Flask
 
 from callbacks import live as live_callbacks
-from dashboard import api
+from dashboard import api, camera_api
 from dashboard.config import Settings
 from dashboard.live import LiveView
 from dashboard.runtime import Runtime
@@ -35,8 +35,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     server.config["SECRET_KEY"] = settings.secret_key
     server.extensions["griddash"] = rt
     server.register_blueprint(api.bp)
+    server.register_blueprint(camera_api.bp)
 
     app = Dash(__name__, server=server, assets_folder=str(ROOT / "assets"), compress=True,
+               assets_ignore=r"vendor/.*",  # loaded on demand (hls.js only where a tile needs it)
                title="路桥区全科网格综合指挥平台", update_title=None, serve_locally=True)
     live_view = LiveView(rt, min_interval=settings.refresh_ms / 2000)
     server.extensions["griddash.live"] = live_view
