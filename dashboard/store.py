@@ -96,6 +96,7 @@ class IncidentRow(Base):
         Index("ix_incidents_town_reported", "town_code", "reported_at"),
         Index("ix_incidents_grid_status", "grid_code", "status"),
         Index("ix_incidents_reported_at", "reported_at"),
+        Index("ix_incidents_closed_reported", "closed_at", "reported_at"),
     )
 
 
@@ -266,6 +267,25 @@ class Store:
         out = dict(row)
         out["events"] = [dict(e) for e in evs]
         return out
+
+    def latest_reports(self, limit: int = 12, town_code: str | None = None) -> list[dict]:
+        """The most recent reports (any status), newest first, for the ticker."""
+        t = IncidentRow.__table__
+        q = select(t.c.id, t.c.reported_at, t.c.town_code, t.c.grid_code, t.c.category,
+                   t.c.description, t.c.urgency, t.c.status)
+        if town_code:
+            q = q.where(t.c.town_code == town_code)
+        q = q.order_by(t.c.reported_at.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def open_in_grid(self, grid_code: str, limit: int = 50) -> list[dict]:
+        t = IncidentRow.__table__
+        q = (select(t.c.id, t.c.reported_at, t.c.category, t.c.description, t.c.urgency, t.c.status)
+             .where(t.c.grid_code == grid_code, t.c.status.in_(OPEN_STATUSES))
+             .order_by(t.c.reported_at.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
 
     def open_incidents(self, town_code: str | None = None) -> list[dict]:
         """Open incidents with the fields the live map needs."""

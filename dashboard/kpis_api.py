@@ -1,0 +1,39 @@
+"""``GET /api/v1/kpis``: the KPI figures of ``dashboard.kpis`` as JSON (a Flask blueprint).
+
+Query parameters: ``town`` (a town code; absent, empty or ``district`` = the whole district)
+and ``period`` (``today`` | ``7d`` | ``30d`` | ``year``; default ``today``). Answers 200 with
+``compute_kpis``'s figures as of the moment of the request, 400 for a bad period, 404 for an
+unknown town. Definitions: docs/kpis.md.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, request
+
+from .api import _error, _json, runtime
+from .kpis import DISTRICT, PERIODS, compute_kpis
+
+bp = Blueprint("kpis_api", __name__)
+
+
+@bp.get("/api/v1/kpis")
+def get_kpis():
+    rt = runtime()
+    period = request.args.get("period", "today")
+    if period not in PERIODS:
+        message = f"period must be one of {', '.join(PERIODS)}"
+        return _error(400, f"invalid period {period!r}: {message}",
+                      [{"field": "period", "message": message}])
+    town = request.args.get("town") or None
+    if town == DISTRICT:
+        town = None
+    town_names = {code: row.get("name", code) for code, row in rt.geo.towns.items()}
+    if town is not None and town not in town_names:
+        return _error(404, f"unknown town {town!r}; use a town code such as "
+                           f"{next(iter(town_names), '331004103')}, or omit town for the district")
+    # whole seconds, so that "data_as_of" is both readable and the exact instant used
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    body = compute_kpis(rt.store, now=now, tz=rt.settings.timezone, town=town, period=period,
+                        town_names=town_names)
+    return _json(body, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,133 @@
+"""GET /api/v1/kpis on a real app (Flask test client), real Redis and both databases."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import orjson
+import pytest
+
+from dashboard import kpis_api
+from dashboard.domain import IncidentState
+from dashboard.kpis import compute_kpis
+from dashboard.runtime import Runtime
+
+A, B = "331004001", "331004103"
+
+
+@pytest.fixture
+def rt(settings):
+    runtime = Runtime.start(settings, background=False)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def client(rt):
+    from app import create_app
+    app = create_app(rt.settings, runtime=rt)
+    if "kpis_api" not in app.server.blueprints:
+        app.server.register_blueprint(kpis_api.bp)
+    return app.server.test_client()
+
+
+def _case(town, ago, accepted_after=None, closed_after=None, urgency="red", level="grid"):
+    r = datetime.now(timezone.utc) - ago
+    closed = r + closed_after if closed_after else None
+    return IncidentState(
+        id=uuid.uuid4(), reported_at=r, town_code=town, village_code=town + "201",
+        grid_code=town + "201-01", category="fire_hazard", platform="public_order",
+        description="【测试】", lat=28.52, lon=121.41, reporter="网格员", base_urgency=urgency,
+        urgency=urgency, photos=[], source="test",
+        status="closed" if closed else ("accepted" if accepted_after else "reported"),
+        accepted_at=r + accepted_after if accepted_after else None,
+        resolved_at=closed, closed_at=closed, resolved_level=level if closed else None,
+        level=level, version=1)
+
+
+@pytest.fixture
+def cases(rt):
+    h = lambda n: timedelta(hours=n)  # noqa: E731
+    states = [
+        _case(A, h(2)),                                   # not yet due
+        _case(A, h(40), accepted_after=h(30), urgency="yellow"),   # accepted late
+        _case(A, h(72), h(1), closed_after=h(20), level="village"),
+        _case(B, h(5), h(1), closed_after=h(3)),
+        _case(B, h(24 * 6), urgency="green"),             # overdue
+        _case(B, h(24 * 20), h(2), closed_after=h(24 * 6), level="town"),
+    ]
+    with rt.store.engine.begin() as conn:
+        rt.store.upsert_states(conn, states)
+    return states
+
+
+def get(client, **params):
+    return client.get("/api/v1/kpis", query_string=params)
+
+
+def expected(rt, body, **kw):
+    """compute_kpis at the instant the answer states, as JSON."""
+    now = datetime.fromisoformat(body["data_as_of"])
+    names = {c: row["name"] for c, row in rt.geo.towns.items()}
+    return orjson.loads(orjson.dumps(
+        compute_kpis(rt.store, now=now, tz=rt.settings.timezone, town_names=names, **kw)))
+
+
+@pytest.mark.parametrize("period", ["today", "7d", "30d", "year"])
+def test_district_figures_equal_compute_kpis(client, rt, cases, period):
+    res = get(client, period=period)
+    assert res.status_code == 200, res.get_json()
+    assert res.mimetype == "application/json"
+    body = res.get_json()
+    assert body == expected(rt, body, period=period)
+    assert body["scope"] == "district" and body["period"] == period
+    assert body["data_as_of"].endswith("+08:00") and body["period_start"].endswith("+08:00")
+    assert body["open_red"] == 1 and body["open_yellow"] == 1 and body["open_green"] == 1
+    assert body["overdue"] == 1
+    assert len(body["town_ranking"]) == len(rt.geo.towns)
+    if period in ("30d", "year"):
+        assert body["reports_in_period"] == 6
+        assert body["closure_rate"] == {"numerator": 3, "denominator": 6, "rate": 0.5}
+        # on time: the 3 closed ones (1 h, 1 h, 2 h); late: accepted after 30 h, never
+        # accepted in 6 days; pending: reported 2 h ago
+        assert body["accepted_within_1d"] == {"numerator": 3, "denominator": 5, "rate": 0.6,
+                                              "pending": 1}
+
+
+def test_default_is_district_today(client, rt, cases):
+    body = get(client).get_json()
+    assert body["period"] == "today" and body["scope"] == "district"
+    assert body == expected(rt, body, period="today")
+    assert get(client, town="district").get_json()["scope"] == "district"
+
+
+def test_town_scope_filters(client, rt, cases):
+    res = get(client, town=B, period="30d")
+    assert res.status_code == 200
+    body = res.get_json()
+    assert body == expected(rt, body, town=B, period="30d")
+    assert body["scope"] == B and body["town_ranking"] is None
+    assert body["reports_in_period"] == 3
+    assert (body["open_red"], body["open_yellow"], body["open_green"], body["overdue"]) == (0, 0, 1, 1)
+    assert body["closure_rate"]["numerator"] == 2
+    a = get(client, town=A, period="30d").get_json()
+    assert a["reports_in_period"] == 3 and a["open_red"] == 1 and a["overdue"] == 0
+
+
+def test_bad_period_is_400_naming_period(client, cases):
+    res = get(client, period="week")
+    assert res.status_code == 400
+    body = res.get_json()
+    assert "period" in body["error"] and body["fields"][0]["field"] == "period"
+
+
+def test_unknown_town_is_404(client, cases):
+    res = get(client, town="999999")
+    assert res.status_code == 404
+    assert "unknown town" in res.get_json()["error"]
+
+
+def test_empty_database_answers_without_rates(client, rt):
+    body = get(client, period="7d").get_json()
+    assert body["reports_in_period"] == 0 and body["accepted_within_1d"]["rate"] is None
+    assert body["closure_rate"]["rate"] is None and body["mean_hours_to_close"] is None
