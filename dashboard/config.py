@@ -68,8 +68,11 @@ class Settings:
     auto_migrate: bool = True     # apply Alembic migrations when the web process starts
     # API
     max_body_bytes: int = 64 * 1024
-    # Live page
+    # Screens
     refresh_ms: int = 1000
+    tile_preset: str = "none"     # none | osm | tianditu | amap | custom (see dashboard/basemap.py)
+    tile_url: str | None = None   # with TILE_PRESET=custom, e.g. a self-hosted tile server
+    tianditu_key: str | None = None
 
     @property
     def embedded_redis(self) -> bool:
@@ -104,6 +107,10 @@ class Settings:
             run_persister=_bool(env.get("RUN_PERSISTER"), embedded),
             stream_retention_s=_num(env, "STREAM_RETENTION_S", 3600, int),
             claim_idle_ms=_num(env, "CLAIM_IDLE_MS", 30_000, int),
+            refresh_ms=_num(env, "REFRESH_MS", 1000, int),
+            tile_preset=env.get("TILE_PRESET", "none"),
+            tile_url=env.get("TILE_URL") or None,
+            tianditu_key=env.get("TIANDITU_KEY") or None,
             max_deliveries=_num(env, "MAX_DELIVERIES", 5, int),
         )
         if env.get("SECRET_KEY"):

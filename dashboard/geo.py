@@ -83,6 +83,28 @@ class Geography:
                 return self.grids[self._grid_codes[int(near[0])]]
         return None
 
+    @cached_property
+    def town_shapes(self) -> dict:
+        fc = json.loads(geo_path(self.settings, "towns.geojson").read_text(encoding="utf-8"))
+        return {f["properties"]["code"]: shape(f["geometry"]) for f in fc["features"]}
+
+    def scope_bounds(self, town: str | None) -> tuple[float, float, float, float]:
+        """(minlon, minlat, maxlon, maxlat) of a town, or of the district when ``town`` is None."""
+        if town and town in self.town_shapes:
+            return self.town_shapes[town].bounds
+        return self.bounds
+
+    def town_label_points(self, lang: str = "zh") -> dict:
+        """A GeoJSON FeatureCollection of the towns' label points with their names."""
+        feats = []
+        for code, row in self.towns.items():
+            if not row.get("lon") or not row.get("lat"):
+                continue
+            name = (row.get("name_en") if lang == "en" else row.get("name")) or code
+            feats.append({"type": "Feature", "properties": {"code": code, "name": name},
+                          "geometry": {"type": "Point", "coordinates": [float(row["lon"]), float(row["lat"])]}})
+        return {"type": "FeatureCollection", "features": feats}
+
     def town_name(self, code: str) -> str:
         return self.towns.get(code, {}).get("name", code)
 

@@ -16,9 +16,77 @@ TEXT = {
     "live": ("实时", "LIVE"),
     "stale": ("数据中断", "STALE"),
     "grids": ("网格", "grids"),
+    "screen": ("指挥大屏", "Command screen"),
+    "district": ("全区", "District"),
+    "kpi_reports_today": ("今日上报", "Reports today"),
+    "kpi_reports_month": ("本月上报", "This month"),
+    "kpi_reports_year": ("本年上报", "This year"),
+    "kpi_accepted_1d": ("1天内受理率", "Accepted ≤1 day"),
+    "kpi_closed_5d": ("5天内办结率", "Closed ≤5 days"),
+    "kpi_closure_rate": ("结案率", "Closure rate"),
+    "kpi_overdue": ("超期未办", "Overdue now"),
+    "kpi_open_red": ("红色在办", "Open red"),
+    "kpi_open_yellow": ("黄色在办", "Open yellow"),
+    "kpi_open_green": ("绿色在办", "Open green"),
+    "kpi_mean_accept": ("平均受理", "Mean to accept"),
+    "kpi_mean_close": ("平均办结", "Mean to close"),
+    "hours": ("小时", "h"),
+    "period_today": ("今日", "today"),
+    "period_7d": ("近7天", "last 7 days"),
+    "period_30d": ("近30天", "last 30 days"),
+    "period_year": ("本年", "this year"),
+    "levels_title": ("办结层级", "Resolved at"),
+    "level_grid": ("微事不出格", "Grid"),
+    "level_village": ("小事不出村", "Village"),
+    "level_town": ("大事不出镇", "Town"),
+    "level_district": ("区级", "District"),
+    "ranking_title": ("镇街排名（结案率）", "Towns by closure rate"),
+    "col_town": ("镇街", "Town"),
+    "col_reports": ("上报", "Reports"),
+    "col_rate": ("结案率", "Closed"),
+    "col_overdue": ("超期", "Overdue"),
+    "trend_title": ("近30天趋势", "Last 30 days"),
+    "trend_reports": ("上报", "Reported"),
+    "trend_closed": ("结案", "Closed"),
+    "ticker_title": ("最新上报", "Latest reports"),
+    "cameras_title": ("视频监控", "Cameras"),
+    "camera_offline": ("离线", "OFFLINE"),
+    "camera_last_seen": ("最后在线", "last seen"),
+    "camera_follow": ("跟随红色事件", "Following red incident"),
+    "camera_page": ("轮巡", "Touring"),
+    "legend_red": ("紧急", "Urgent"),
+    "legend_yellow": ("较急", "Soon"),
+    "legend_green": ("一般", "Routine"),
+    "legend_grid": ("网格颜色＝最紧急的在办事件", "Grid colour = most urgent open case"),
+    "detail_timeline": ("处置过程", "Timeline"),
+    "detail_cameras": ("附近监控", "Nearest cameras"),
+    "detail_photos": ("现场照片", "Photos"),
+    "detail_open_cases": ("在办事件", "Open cases"),
+    "detail_none": ("该网格无在办事件", "No open cases in this grid"),
+    "close": ("关闭", "Close"),
+    "reporter": ("上报人", "Reporter"),
+    "status": ("状态", "Status"),
+    "no_data": ("暂无", "n/a"),
+    "switch_lang": ("English", "中文"),
+}
+
+EVENT_NAMES = {
+    "reported": ("上报", "Reported"), "accepted": ("受理", "Accepted"), "routed": ("流转", "Routed"),
+    "assigned": ("交办", "Assigned"), "returned": ("退回", "Returned"), "started": ("办理", "Started"),
+    "resolved": ("办结", "Resolved"), "closed": ("反馈结案", "Closed"), "reopened": ("重新办理", "Reopened"),
+    "supervised": ("督办", "Supervised"), "escalated": ("上报上级", "Escalated"),
+    "urgency_changed": ("调整紧急程度", "Urgency changed"), "noted": ("备注", "Note"),
 }
 
 
 def t(key: str, lang: str = "zh") -> str:
     zh, en = TEXT[key]
     return en if lang == "en" else zh
+
+
+def pick(pair: tuple[str, str], lang: str) -> str:
+    return pair[1] if lang == "en" else pair[0]
+
+
+def lang_of(value: str | None) -> str:
+    return "en" if value == "en" else "zh"

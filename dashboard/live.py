@@ -25,15 +25,21 @@ class Snapshot:
     markers: dict                      # GeoJSON FeatureCollection of open incidents
     grid_urgency: dict[str, str]       # grid code -> most urgent open case: "r" / "y" / "g"
     counts: dict[str, int] = field(default_factory=dict)  # open cases by urgency
+    ticker: list[dict] = field(default_factory=list)     # latest reports, newest first
+    newest_red: dict | None = None                       # the most recent open red case
     computed_at: float = 0.0
 
 
-def build_snapshot(rows: list[dict], version: str, as_of: datetime) -> Snapshot:
+def build_snapshot(rows: list[dict], version: str, as_of: datetime,
+                   ticker: list[dict] | None = None) -> Snapshot:
     features = []
     worst: dict[str, str] = {}
     counts = {"red": 0, "yellow": 0, "green": 0}
+    newest_red = None
     for r in rows:
         u = r["urgency"]
+        if u == "red" and (newest_red is None or r["reported_at"] > newest_red["reported_at"]):
+            newest_red = r
         counts[u] = counts.get(u, 0) + 1
         g = r["grid_code"]
         if g not in worst or URGENCY_RANK[u] > URGENCY_RANK[worst[g]]:
@@ -47,7 +53,12 @@ def build_snapshot(rows: list[dict], version: str, as_of: datetime) -> Snapshot:
     return Snapshot(version=version, as_of=as_of,
                     markers={"type": "FeatureCollection", "features": features},
                     grid_urgency={g: URGENCY_CODE[u] for g, u in worst.items()},
-                    counts=counts, computed_at=time.monotonic())
+                    counts=counts, ticker=list(ticker or []),
+                    newest_red=None if newest_red is None else {
+                        "id": str(newest_red["id"]), "lat": newest_red["lat"], "lon": newest_red["lon"],
+                        "category": newest_red["category"], "description": newest_red["description"],
+                        "reported_at": newest_red["reported_at"]},
+                    computed_at=time.monotonic())
 
 
 class LiveView:
@@ -76,7 +87,38 @@ class LiveView:
             if cached and now - cached.computed_at < self.min_interval:
                 return cached
             rows = self.rt.store.open_incidents(town)
-            snap = build_snapshot(rows, version, datetime.now(timezone.utc))
+            ticker = self.rt.store.latest_reports(12, town)
+            snap = build_snapshot(rows, version, datetime.now(timezone.utc), ticker)
             self._cache[town] = snap
             self.computations += 1
             return snap
+
+
+class KpiBoard:
+    """KPI figures per (scope, period), computed at most once per ``ttl`` seconds per process
+    and shared by every viewer (figures are minutes-grained; 5 s is fresh enough)."""
+
+    def __init__(self, runtime, ttl: float = 5.0):
+        self.rt = runtime
+        self.ttl = ttl
+        self._cache: dict[tuple, tuple[float, dict]] = {}
+        self._lock = threading.Lock()
+        self.computations = 0
+
+    def get(self, town: str | None, period: str) -> dict:
+        from .kpis import compute_kpis
+
+        key = (town, period)
+        hit = self._cache.get(key)
+        if hit and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit and time.monotonic() - hit[0] < self.ttl:
+                return hit[1]
+            figures = compute_kpis(self.rt.store, now=datetime.now(timezone.utc),
+                                   tz=self.rt.settings.timezone, town=town, period=period,
+                                   town_names={c: r["name"] for c, r in self.rt.geo.towns.items()})
+            self._cache[key] = (time.monotonic(), figures)
+            self.computations += 1
+            return figures

@@ -1,0 +1,371 @@
+"""Callbacks of the big screen. Thin: read inputs, ask dashboard/, shape components.
+
+* live-tick (1 s): the shared live snapshot -> markers, grid colours, ticker, open counts.
+  Nothing but the heartbeat is sent when the snapshot's version did not change.
+* kpi-tick (5 s): KPI cards and resolution levels, from a cache shared by every viewer,
+  sent only when the figures changed.
+* slow-tick (60 s): trend chart and town ranking.
+* camera-tick (15 s) or a new red incident: the camera wall (touring, or following the red case).
+* clock and live/stale indicator: in the browser (assets/griddash_screen.js), no server work.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
+
+import orjson
+import plotly.graph_objects as go
+from dash import ALL, Input, Output, State, ctx, html, no_update
+
+from dashboard.domain import STATUS_NAMES, categories
+from dashboard.i18n import EVENT_NAMES, lang_of, pick, t
+from layouts import screen as screen_layout
+
+FOLLOW_SECONDS = 90          # the wall follows a new red incident this long
+FOLLOW_FRESH_SECONDS = 120   # only red incidents reported this recently are followed
+
+
+def _fmt_pct(rate):
+    return "–" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _fmt_hours(h, lang):
+    if h is None:
+        return "–"
+    return [f"{h:.1f}", html.Span(t("hours", lang), className="sc-kpi-unit")]
+
+
+def register(app, services) -> None:
+    rt, live, kpis, cams = services.runtime, services.live, services.kpis, services.cameras
+    tz = ZoneInfo(rt.settings.timezone)
+    geo = rt.geo
+    cats = categories()
+
+    def town_name(code, lang):
+        row = geo.towns.get(code, {})
+        return (row.get("name_en") if lang == "en" else row.get("name")) or code
+
+    def cat_name(code, lang):
+        c = cats.get(code)
+        return code if c is None else (c.name_en if lang == "en" else c.name_zh)
+
+    # ------------------------------------------------------------------ routing
+    @app.callback(Output("page-content", "children"), Input("url", "pathname"), Input("url", "search"))
+    def route(pathname, search):
+        q = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
+        lang = lang_of(q.get("lang"))
+        parts = [p for p in (pathname or "/").split("/") if p]
+        if parts in ([], ["screen"]):
+            scope = None
+        elif len(parts) == 2 and parts[0] == "screen":
+            scope = parts[1]
+            if scope not in geo.towns:
+                return screen_layout.not_found(f"未知镇街 / unknown town: {scope}")
+        else:
+            return screen_layout.not_found("404")
+        wall = q.get("wall", "3")
+        wall = int(wall) if wall in ("2", "3", "4") else 3
+        period = q.get("period", "today")
+        period = period if period in ("today", "7d", "30d", "year") else "today"
+        return screen_layout.screen_layout(
+            scope=scope, scope_name=town_name(scope, lang) if scope else t("district", lang),
+            bounds=services.bounds(scope), lang=lang, wall=wall, tile_url=services.tiles.url,
+            tile_attribution=services.tiles.attribution, town_labels=services.town_labels(lang),
+            refresh_ms=rt.settings.refresh_ms, period=period, tz=rt.settings.timezone)
+
+    # ------------------------------------------------------------------ live
+    @app.callback(
+        Output("incident-layer", "data"),
+        Output("grid-layer", "hideout"),
+        Output("incident-ticker", "children"),
+        Output("kpi-open-red", "children"),
+        Output("kpi-open-yellow", "children"),
+        Output("kpi-open-green", "children"),
+        Output("data-as-of", "children"),
+        Output("live-ok", "data"),
+        Output("live-version", "data"),
+        Output("follow", "data"),
+        Input("live-tick", "n_intervals"),
+        State("screen-config", "data"),
+        State("live-version", "data"),
+        State("grid-layer", "hideout"),
+        State("follow", "data"),
+    )
+    def refresh(_n, cfg, known_version, hideout, follow):
+        scope, lang = cfg["scope"], cfg["lang"]
+        try:
+            snap = live.snapshot(scope)
+        except Exception:
+            return (no_update,) * 10  # no heartbeat: the browser turns the indicator stale
+        now = datetime.now(tz)
+        as_of = now.strftime("%H:%M:%S")
+        heartbeat = int(now.timestamp() * 1000)
+        if snap.version == known_version:
+            return (*(no_update,) * 6, as_of, heartbeat, no_update, no_update)
+        ticker = [html.Div(className=f"sc-tick sc-tick-{r['urgency']}", children=[
+            html.Span(r["reported_at"].astimezone(tz).strftime("%H:%M"), className="sc-tick-time"),
+            html.Span({"red": "▲", "yellow": "■", "green": "●"}[r["urgency"]], className="sc-tick-sym"),
+            html.Span(town_name(r["town_code"], lang), className="sc-tick-town"),
+            html.Span(cat_name(r["category"], lang), className="sc-tick-cat"),
+            html.Span(r["description"], className="sc-tick-desc"),  # text, escaped by React
+        ], **{"data-incident": str(r["id"])}) for r in snap.ticker]
+        c = snap.counts
+        red = snap.newest_red
+        new_follow = no_update
+        if red and (not follow or follow.get("id") != red["id"]):
+            age = (datetime.now(timezone.utc) - red["reported_at"]).total_seconds()
+            if age < FOLLOW_FRESH_SECONDS:
+                new_follow = {"id": red["id"], "lat": red["lat"], "lon": red["lon"],
+                              "until": heartbeat + FOLLOW_SECONDS * 1000,
+                              "label": f"{cat_name(red['category'], lang)} · {red['description'][:40]}"}
+        return (snap.markers, {**(hideout or {}), "urgency": snap.grid_urgency}, ticker,
+                f"{c['red']:,}", f"{c['yellow']:,}", f"{c['green']:,}", as_of, heartbeat,
+                snap.version, new_follow)
+
+    # ------------------------------------------------------------------ KPIs
+    kpi_outputs = ["kpi-reports-today", "kpi-reports-month", "kpi-reports-year", "kpi-accepted-1d",
+                   "kpi-closed-5d", "kpi-closure-rate", "kpi-overdue", "kpi-mean-accept", "kpi-mean-close"]
+
+    @app.callback(
+        *[Output(i, "children") for i in kpi_outputs],
+        *[Output(f"{i}-sub", "children") for i in ("kpi-accepted-1d", "kpi-closed-5d", "kpi-closure-rate")],
+        Output("kpi-levels", "children"),
+        Output("kpi-period", "children"),
+        Output("kpi-hash", "data"),
+        Input("kpi-tick", "n_intervals"),
+        State("screen-config", "data"),
+        State("kpi-hash", "data"),
+    )
+    def refresh_kpis(_n, cfg, known_hash):
+        scope, lang, period = cfg["scope"], cfg["lang"], cfg["period"]
+        try:
+            k = kpis.get(scope, period)
+        except Exception:
+            return (no_update,) * (len(kpi_outputs) + 6)
+        digest = hashlib.blake2b(orjson.dumps(k, default=str, option=orjson.OPT_SORT_KEYS),
+                                 digest_size=8).hexdigest()
+        if digest == known_hash:
+            return (no_update,) * (len(kpi_outputs) + 6)
+        a1, c5, cr = k["accepted_within_1d"], k["closed_within_5d"], k["closure_rate"]
+        values = [f"{k['reports_today']:,}", f"{k['reports_month']:,}", f"{k['reports_year']:,}",
+                  _fmt_pct(a1["rate"]), _fmt_pct(c5["rate"]), _fmt_pct(cr["rate"]), f"{k['overdue']:,}",
+                  _fmt_hours(k["mean_hours_to_accept"], lang), _fmt_hours(k["mean_hours_to_close"], lang)]
+        subs = [f"{a1['numerator']:,}/{a1['denominator']:,}", f"{c5['numerator']:,}/{c5['denominator']:,}",
+                f"{cr['numerator']:,}/{cr['denominator']:,}"]
+        levels = []
+        for lvl in ("grid", "village", "town", "district"):
+            share = k["resolution_level"][lvl]["share"]
+            pct = 0 if share is None else share * 100
+            levels.append(html.Div(className="sc-level", children=[
+                html.Span(t(f"level_{lvl}", lang), className="sc-level-name"),
+                html.Div(className="sc-level-bar", children=html.Div(
+                    className=f"sc-level-fill sc-level-{lvl}", style={"width": f"{pct:.1f}%"})),
+                html.Span(_fmt_pct(share), className="sc-level-pct"),
+            ]))
+        return (*values, *subs, levels, f" · {t('period_' + period, lang)}", digest)
+
+    # ------------------------------------------------------------------ trend and ranking
+    @app.callback(
+        Output("trend-chart", "figure"),
+        Output("town-ranking", "children"),
+        Input("slow-tick", "n_intervals"),
+        Input("viewport", "data"),
+        State("screen-config", "data"),
+    )
+    def refresh_slow(_n, viewport, cfg):
+        scope, lang = cfg["scope"], cfg["lang"]
+        try:
+            k = kpis.get(scope, "30d")
+        except Exception:
+            return no_update, no_update
+        days = k["trend_30d"]
+        x = [d["date"] for d in days]
+        fig = go.Figure([
+            go.Bar(x=x, y=[d["reports"] for d in days], name=t("trend_reports", lang), marker_color="#3d7ab8"),
+            go.Scatter(x=x, y=[d["closed"] for d in days], name=t("trend_closed", lang),
+                       mode="lines+markers", line={"color": "#34c759", "width": 3}),
+        ])
+        # Plotly sizes text in pixels: scale it with the wall's height like the rest of the screen.
+        vh = (viewport or {}).get("height") or 1080
+        font = max(11, round(vh * 0.0145))
+        fig.update_layout(template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+                          margin={"l": font * 3.5, "r": font, "t": font, "b": font * 2.6}, font={"size": font},
+                          legend={"orientation": "h", "y": 1.12, "x": 0}, bargap=0.25,
+                          xaxis={"type": "date", "tickformat": "%m-%d", "dtick": 7 * 86400000})
+        header = html.Div(className="sc-rank-row sc-rank-head", children=[
+            html.Span("#"), html.Span(t("col_town", lang)), html.Span(t("col_reports", lang)),
+            html.Span(t("col_rate", lang)), html.Span(t("col_overdue", lang))])
+        rows = [header]
+        for i, r in enumerate(k.get("town_ranking") or [], 1):
+            rows.append(html.Div(className="sc-rank-row" + (" sc-rank-me" if r["code"] == scope else ""),
+                                 children=[html.Span(str(i)), html.Span(town_name(r["code"], lang)),
+                                           html.Span(f"{r['reports']:,}"), html.Span(_fmt_pct(r["closure_rate"])),
+                                           html.Span(f"{r['overdue']:,}")]))
+        return fig, rows
+
+    # ------------------------------------------------------------------ camera wall
+    @app.callback(
+        Output("camera-wall", "children"),
+        Output("camera-mode", "children"),
+        Input("camera-tick", "n_intervals"),
+        Input("follow", "data"),
+        State("screen-config", "data"),
+    )
+    def refresh_wall(n, follow, cfg):
+        scope, lang, size = cfg["scope"], cfg["lang"], cfg["wall"]
+        now = datetime.now(timezone.utc)
+        following = follow and follow.get("until", 0) > now.timestamp() * 1000
+        if following:
+            chosen = [near.camera for near in cams.nearest(follow["lat"], follow["lon"], k=size * size, town=scope)]
+            mode = f" · {t('camera_follow', lang)}: {follow['label']}"
+        else:
+            pages = cams.pages(scope, size * size)
+            page = (n or 0) % pages
+            chosen = cams.page(scope, page, size * size)
+            mode = f" · {t('camera_page', lang)} {page + 1}/{pages}"
+        return [camera_tile(c, cams, now, tz, lang) for c in chosen], mode
+
+    # ------------------------------------------------------------------ detail panel
+    @app.callback(
+        Output("detail-panel", "className"),
+        Output("detail-body", "children"),
+        Input("incident-layer", "clickData"),
+        Input("grid-layer", "clickData"),
+        Input("detail-close", "n_clicks"),
+        Input({"type": "grid-case", "id": ALL}, "n_clicks"),
+        State("screen-config", "data"),
+        prevent_initial_call=True,
+    )
+    def detail(marker, grid, _close, _case_clicks, cfg):
+        lang, scope = cfg["lang"], cfg["scope"]
+        trig = ctx.triggered_id
+        if trig == "detail-close":
+            return "sc-detail hidden", []
+        if isinstance(trig, dict) and trig.get("type") == "grid-case":
+            if not ctx.triggered[0]["value"]:
+                return no_update, no_update
+            body = incident_detail(trig["id"], scope, lang)
+        elif trig == "incident-layer" and marker and not marker.get("properties", {}).get("cluster"):
+            body = incident_detail(marker["properties"]["id"], scope, lang)
+        elif trig == "grid-layer" and grid:
+            body = grid_detail(grid["properties"]["code"], scope, lang)
+        else:
+            return no_update, no_update
+        if body is None:
+            return "sc-detail hidden", []
+        return "sc-detail", body
+
+    def incident_detail(incident_id, scope, lang):
+        import uuid
+        try:
+            inc = rt.store.get_incident(uuid.UUID(str(incident_id)))
+        except ValueError:
+            return None
+        if inc is None or (scope and inc["town_code"] != scope):
+            return None
+        grid = geo.grids.get(inc["grid_code"])
+        status = pick(STATUS_NAMES.get(inc["status"], (inc["status"], inc["status"])), lang)
+        timeline = [html.Li([
+            html.Span(e["at"].astimezone(tz).strftime("%m-%d %H:%M"), className="sc-tl-time"),
+            html.Span(pick(EVENT_NAMES.get(e["type"], (e["type"], e["type"])), lang), className="sc-tl-type"),
+            html.Span(" ".join(x for x in (e["actor"], (e["data"] or {}).get("department", ""), e["note"]) if x),
+                      className="sc-tl-note"),
+        ]) for e in inc["events"]]
+        photos = [html.Img(src=p, className="sc-photo") for p in inc["photos"]
+                  if isinstance(p, str) and p.startswith(("https://", "http://", "/"))]
+        near = cams.nearest(inc["lat"], inc["lon"], k=4)
+        now = datetime.now(timezone.utc)
+        return [
+            html.Div(className=f"sc-detail-head sc-u-{inc['urgency']}", children=[
+                html.Span({"red": "▲", "yellow": "■", "green": "●"}[inc["urgency"]]), " ",
+                cat_name(inc["category"], lang)]),
+            html.Div(inc["description"], className="sc-detail-desc"),
+            html.Div(className="sc-detail-meta", children=[
+                html.Div(f"{t('status', lang)}: {status}"),
+                html.Div(f"{town_name(inc['town_code'], lang)} · {grid.name if grid else inc['grid_code']}"),
+                html.Div(f"{t('reporter', lang)}: {inc['reporter']} · "
+                         f"{inc['reported_at'].astimezone(tz).strftime('%Y-%m-%d %H:%M')}"),
+            ]),
+            html.Div(t("detail_timeline", lang), className="sc-detail-sub"),
+            html.Ul(timeline, className="sc-timeline"),
+            *([html.Div(t("detail_photos", lang), className="sc-detail-sub"), html.Div(photos)] if photos else []),
+            html.Div(t("detail_cameras", lang), className="sc-detail-sub"),
+            html.Div(className="sc-detail-cams", children=[camera_tile(n.camera, cams, now, tz, lang, small=True)
+                                                         for n in near]),
+        ]
+
+    def grid_detail(grid_code, scope, lang):
+        grid = geo.grids.get(grid_code)
+        if grid is None or (scope and grid.town_code != scope):
+            return None
+        cases = rt.store.open_in_grid(grid_code, limit=20)
+        items = [html.Li(html.Button(className=f"sc-case sc-u-{c['urgency']}", id={"type": "grid-case",
+                                                                                  "id": str(c["id"])},
+                                     children=[c["reported_at"].astimezone(tz).strftime("%m-%d %H:%M"), " ",
+                                               cat_name(c["category"], lang), " · ", c["description"]]))
+                 for c in cases]
+        near = cams.nearest(grid.lat, grid.lon, k=4)
+        now = datetime.now(timezone.utc)
+        return [
+            html.Div(f"{grid.name}", className="sc-detail-head"),
+            html.Div(f"{town_name(grid.town_code, lang)} · {grid.village_name}", className="sc-detail-meta"),
+            html.Div(f"{t('detail_open_cases', lang)} ({len(cases)})", className="sc-detail-sub"),
+            html.Ul(items, className="sc-timeline") if items else html.Div(t("detail_none", lang)),
+            html.Div(t("detail_cameras", lang), className="sc-detail-sub"),
+            html.Div(className="sc-detail-cams", children=[camera_tile(n.camera, cams, now, tz, lang, small=True)
+                                                         for n in near]),
+        ]
+
+    # ------------------------------------------------------------------ browser-side: clock, staleness
+    app.clientside_callback(
+        "function(_) { return {width: window.innerWidth, height: window.innerHeight}; }",
+        Output("viewport", "data"),
+        Input("screen-config", "data"),
+    )
+    app.clientside_callback(
+        "function(n, ok, cfg) { return window.griddash.screen.tick(ok, cfg); }",
+        Output("sc-clock", "children"),
+        Output("live-status", "children"),
+        Output("live-status", "className"),
+        Input("clock-tick", "n_intervals"),
+        State("live-ok", "data"),
+        State("screen-config", "data"),
+    )
+
+
+def camera_tile(cam, cams, now: datetime, tz, lang: str, small: bool = False):
+    """One tile of the wall: a refreshed snapshot for most kinds, so the browser's per-host
+    connection limit is never reached; HLS and embedded players only where configured."""
+    # The frame shows the full name; the caption drops the town, which the screen already says.
+    name = html.Div(_short_camera_name(cam), className="sc-cam-name", title=cam.name)
+    if not cams.is_online(cam, now):
+        seen = cams.last_seen(cam, now)
+        seen_txt = seen.astimezone(tz).strftime("%m-%d %H:%M") if seen else "–"
+        return html.Div(className="sc-cam sc-cam-offline", **{"data-camera": cam.id}, children=[
+            html.Div([html.Div(t("camera_offline", lang), className="sc-cam-off"),
+                      html.Div(f"{t('camera_last_seen', lang)} {seen_txt}", className="sc-cam-seen")],
+                     className="sc-cam-placeholder"),
+            name])
+    width = 320 if small else 480
+    if cam.kind == "sim":
+        media = html.Img(src=f"/cameras/{cam.id}/snapshot.jpg?w={width}", className="sc-cam-img",
+                         **{"data-snapshot": f"/cameras/{cam.id}/snapshot.jpg?w={width}"})
+    elif cam.kind == "snapshot":
+        media = html.Img(src=cam.url, className="sc-cam-img", **{"data-snapshot": cam.url})
+    elif cam.kind == "mjpeg":
+        media = html.Img(src=cam.url, className="sc-cam-img")
+    elif cam.kind == "hls":
+        media = html.Video(className="sc-cam-img", muted=True, autoPlay=True, **{"data-hls": cam.url})
+    else:  # embed
+        media = html.Iframe(src=cam.url, className="sc-cam-img", **{"data-embed": "1"})
+    return html.Div(className="sc-cam", **{"data-camera": cam.id}, children=[media, name])
+
+
+def _short_camera_name(cam) -> str:
+    for suffix in ("街道", "镇", "工业城", "新区"):
+        i = cam.name.find(suffix)
+        if 0 < i <= 6:
+            return cam.name[i + len(suffix):].strip() or cam.name
+    return cam.name
