@@ -22,7 +22,7 @@ from flask import Flask
 
 from callbacks import screen as screen_callbacks
 from dashboard import api, camera_api, kpis_api
-from dashboard.basemap import TilePreset, tile_preset
+from dashboard.basemap import TilePreset, shift_geojson, tile_preset, wgs84_to_gcj02
 from dashboard.cameras import CameraRegistry
 from dashboard.config import Settings
 from dashboard.live import KpiBoard, LiveView
@@ -41,11 +41,15 @@ class Services:
     tiles: TilePreset
 
     def bounds(self, town):
-        return self.runtime.geo.scope_bounds(town)
+        minx, miny, maxx, maxy = self.runtime.geo.scope_bounds(town)
+        if self.tiles.gcj02:
+            (minx, miny), (maxx, maxy) = wgs84_to_gcj02(minx, miny), wgs84_to_gcj02(maxx, maxy)
+        return minx, miny, maxx, maxy
 
     @lru_cache(maxsize=4)
     def town_labels(self, lang):
-        return self.runtime.geo.town_label_points(lang)
+        labels = self.runtime.geo.town_label_points(lang)
+        return shift_geojson(labels) if self.tiles.gcj02 else labels
 
     __hash__ = object.__hash__
 
@@ -68,7 +72,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                assets_ignore=r"vendor/.*",  # loaded on demand (hls.js only where a tile needs it)
                title="路桥区全科网格综合指挥平台", update_title=None, serve_locally=True,
                suppress_callback_exceptions=True)
-    services = Services(runtime=rt, live=LiveView(rt, min_interval=settings.refresh_ms / 2000),
+    live = LiveView(rt, min_interval=settings.refresh_ms / 2000,
+                    project=wgs84_to_gcj02 if tiles.gcj02 else None)
+    services = Services(runtime=rt, live=live,
                         kpis=KpiBoard(rt), cameras=cameras, tiles=tiles)
     server.extensions["griddash.services"] = services
     app.layout = html.Div([dcc.Location(id="url"), html.Div(id="page-content")])

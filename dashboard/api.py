@@ -7,6 +7,9 @@ import orjson
 from flask import Blueprint, Response, current_app, request, send_file
 from pydantic import ValidationError
 
+from functools import lru_cache
+
+from .basemap import shift_geojson, tile_preset
 from .domain import PLATFORMS, categories
 from .intake import FieldError, report_event
 from .schemas import ReportIn, field_errors
@@ -95,8 +98,19 @@ def geo_file(name: str):
     allowed = {"grids.geojson", "towns.geojson", "district_outline.geojson"}
     if name not in allowed:
         return _error(404, f"unknown file; one of {sorted(allowed)}")
-    path = geo_path(runtime().settings, name)
+    settings = runtime().settings
+    path = geo_path(settings, name)
+    if tile_preset(settings.tile_preset, url=settings.tile_url, tianditu_key=settings.tianditu_key).gcj02:
+        # Amap tiles are GCJ-02: draw our WGS84 data where those tiles put things.
+        return Response(_shifted(str(path), path.stat().st_mtime), mimetype="application/geo+json",
+                        headers={"Cache-Control": "max-age=3600"})
     return send_file(path, mimetype="application/geo+json", conditional=True, max_age=3600)
+
+
+@lru_cache(maxsize=8)
+def _shifted(path: str, _mtime: float) -> bytes:
+    import json
+    return orjson.dumps(shift_geojson(json.loads(open(path, encoding="utf-8").read())))
 
 
 @bp.get("/healthz")

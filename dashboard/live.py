@@ -31,7 +31,9 @@ class Snapshot:
 
 
 def build_snapshot(rows: list[dict], version: str, as_of: datetime,
-                   ticker: list[dict] | None = None) -> Snapshot:
+                   ticker: list[dict] | None = None, project=None) -> Snapshot:
+    """``project(lon, lat) -> (x, y)`` moves marker positions onto the base map's datum
+    (GCJ-02 for Amap tiles); by default positions stay WGS84."""
     features = []
     worst: dict[str, str] = {}
     counts = {"red": 0, "yellow": 0, "green": 0}
@@ -44,9 +46,10 @@ def build_snapshot(rows: list[dict], version: str, as_of: datetime,
         g = r["grid_code"]
         if g not in worst or URGENCY_RANK[u] > URGENCY_RANK[worst[g]]:
             worst[g] = u
+        x, y = project(r["lon"], r["lat"]) if project else (r["lon"], r["lat"])
         features.append({
             "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [round(r["lon"], 5), round(r["lat"], 5)]},
+            "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]},
             "properties": {"id": str(r["id"]), "u": URGENCY_CODE[u], "k": r["category"],
                            "t": int(r["reported_at"].timestamp())},
         })
@@ -62,8 +65,9 @@ def build_snapshot(rows: list[dict], version: str, as_of: datetime,
 
 
 class LiveView:
-    def __init__(self, runtime, min_interval: float = 0.5, max_age: float = 30.0):
+    def __init__(self, runtime, min_interval: float = 0.5, max_age: float = 30.0, project=None):
         self.rt = runtime
+        self.project = project
         self.min_interval = min_interval
         self.max_age = max_age
         self._cache: dict[str | None, Snapshot] = {}  # keyed by scope (town code or None)
@@ -88,7 +92,7 @@ class LiveView:
                 return cached
             rows = self.rt.store.open_incidents(town)
             ticker = self.rt.store.latest_reports(12, town)
-            snap = build_snapshot(rows, version, datetime.now(timezone.utc), ticker)
+            snap = build_snapshot(rows, version, datetime.now(timezone.utc), ticker, self.project)
             self._cache[town] = snap
             self.computations += 1
             return snap

@@ -172,3 +172,20 @@ def test_healthz_is_503_when_redis_is_down(settings, tmp_path):
     finally:
         runtime.close()
         server.stop()
+
+
+def test_amap_preset_serves_grids_shifted_to_gcj02(settings):
+    from app import create_app
+    from dashboard.basemap import wgs84_to_gcj02
+
+    rt = Runtime.start(settings.with_(tile_preset="amap"), background=False)
+    try:
+        client = create_app(rt.settings, runtime=rt).server.test_client()
+        shifted = client.get("/api/v1/geo/grids.geojson").get_json()
+        plain = rt.geo.grid_features
+        assert len(shifted["features"]) == len(plain) == 635
+        lon, lat = plain[0]["geometry"]["coordinates"][0][0]
+        assert shifted["features"][0]["geometry"]["coordinates"][0][0] == \
+            [round(v, 6) for v in wgs84_to_gcj02(lon, lat)]
+    finally:
+        rt.close()

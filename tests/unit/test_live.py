@@ -28,3 +28,9 @@ def test_markers_are_geojson_points_lon_lat_rounded():
     f = snap.markers["features"][0]
     assert f["geometry"] == {"type": "Point", "coordinates": [121.98765, 28.12346]}
     assert f["properties"]["u"] == "r" and f["properties"]["t"] == int(NOW.timestamp())
+
+
+def test_markers_follow_the_base_map_datum():
+    snap = build_snapshot([row("a", "red", lat=28.5, lon=121.4)], "1", NOW,
+                          project=lambda lon, lat: (lon + 0.004, lat - 0.003))
+    assert snap.markers["features"][0]["geometry"]["coordinates"] == [121.404, 28.497]
