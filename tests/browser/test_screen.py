@@ -137,3 +137,50 @@ def test_indicator_goes_stale_without_redis_and_recovers(browser_factory, app_fa
             lambda d: d.find_elements(By.CSS_SELECTOR, f'[data-incident="{res.json()["id"]}"]'))
     finally:
         redis_server.stop()
+
+
+def test_clicking_a_marker_or_its_grid_opens_the_detail_panel(browser, live_server):
+    res = live_server.post_report(report(category="dispute", urgency="yellow",
+                                         description="测试：邻里纠纷需调解"))
+    iid, grid = res.json()["id"], res.json()["grid"]
+    open_screen(browser, live_server.url + "/screen/331004103")
+    marker = WebDriverWait(browser, 10).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, f'#grid-map [data-incident="{iid}"]'))
+    marker.find_element(By.XPATH, "..").click()
+    panel = WebDriverWait(browser, 10).until(
+        lambda d: d.find_element(By.ID, "detail-panel") if "hidden" not in
+        d.find_element(By.ID, "detail-panel").get_attribute("class") else None)
+    WebDriverWait(browser, 5).until(lambda d: "测试：邻里纠纷需调解" in panel.text)
+    assert "矛盾纠纷" in panel.text and "上报" in panel.text          # category and timeline
+    assert len(panel.find_elements(By.CSS_SELECTOR, ".sc-detail-cams .sc-cam")) == 4  # nearest cameras
+    browser.find_element(By.ID, "detail-close").click()
+    WebDriverWait(browser, 5).until(lambda d: "hidden" in d.find_element(By.ID, "detail-panel").get_attribute("class"))
+    # The grid's own panel lists its open cases; a case in it opens the case.
+    browser.execute_script(
+        "const map = document.querySelector('#grid-map');"
+        "const paths = Array.from(document.querySelectorAll('path.gd-grid-y'));"
+        "paths[0].dispatchEvent(new MouseEvent('click', {bubbles: true, clientX: paths[0].getBoundingClientRect().x + 2, clientY: paths[0].getBoundingClientRect().y + 2}));")
+    WebDriverWait(browser, 10).until(lambda d: "hidden" not in d.find_element(By.ID, "detail-panel").get_attribute("class"))
+    grid_name = live_server_grid_name(grid)
+    WebDriverWait(browser, 5).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#detail-panel .sc-detail-head").text == grid_name)
+    case = browser.find_element(By.CSS_SELECTOR, "#detail-panel button.sc-case")
+    assert "测试：邻里纠纷需调解" in case.text
+    case.click()
+    WebDriverWait(browser, 5).until(lambda d: "矛盾纠纷" in d.find_element(By.CSS_SELECTOR, "#detail-panel .sc-detail-head").text)
+
+
+def live_server_grid_name(code):
+    from dashboard.config import Settings
+    from dashboard.geo import Geography
+    return Geography(Settings.from_env({})).grids[code].name
+
+
+def test_english_switch(browser, live_server):
+    open_screen(browser, live_server.url + "/screen")
+    assert "全区" in browser.find_element(By.CSS_SELECTOR, ".sc-title").text
+    browser.find_element(By.ID, "lang-switch").click()
+    WebDriverWait(browser, 10).until(lambda d: "District" in d.find_element(By.CSS_SELECTOR, ".sc-title").text)
+    wait_live(browser)
+    assert browser.find_element(By.ID, "live-status").text == "LIVE"
+    assert "Reports today" in browser.find_element(By.CSS_SELECTOR, ".sc-kpis").text
