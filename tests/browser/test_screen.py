@@ -60,6 +60,11 @@ def test_screen_fits_the_wall_with_every_stable_id(browser_factory, live_server,
         "return Array.from(document.querySelectorAll('.sc-kpi-value'))"
         ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.id)")
     assert clipped == []
+    # Everything the page loaded came from the app itself: no CDN, no outside fonts or tiles.
+    origins = driver.execute_script(
+        "return Array.from(new Set(performance.getEntriesByType('resource')"
+        ".map(e => new URL(e.name).origin)))")
+    assert origins == [live_server.url], origins
     ARTIFACTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / f"screen-{width}x{height}.png"))
 
