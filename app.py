@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     services = Services(runtime=rt, live=live,
                         kpis=KpiBoard(rt), cameras=cameras, tiles=tiles)
     server.extensions["griddash.services"] = services
+    server.extensions["griddash.live"] = live
     app.layout = html.Div([dcc.Location(id="url"), html.Div(id="page-content")])
     screen_callbacks.register(app, services)
     return app

@@ -77,7 +77,7 @@ def register(app, services) -> None:
 
     # ------------------------------------------------------------------ live
     @app.callback(
-        Output("incident-layer", "data"),
+        Output("incident-layer", "url"),
         Output("grid-layer", "hideout"),
         Output("incident-ticker", "children"),
         Output("kpi-open-red", "children"),
@@ -120,7 +120,8 @@ def register(app, services) -> None:
                 new_follow = {"id": red["id"], "lat": red["lat"], "lon": red["lon"],
                               "until": heartbeat + FOLLOW_SECONDS * 1000,
                               "label": f"{cat_name(red['category'], lang)} · {red['description'][:40]}"}
-        return (snap.markers, {**(hideout or {}), "urgency": snap.grid_urgency}, ticker,
+        return (screen_layout.markers_url(scope, snap.version),
+                {**(hideout or {}), "urgency": snap.grid_urgency}, ticker,
                 f"{c['red']:,}", f"{c['yellow']:,}", f"{c['green']:,}", as_of, heartbeat,
                 snap.version, new_follow)
 

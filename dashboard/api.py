@@ -113,6 +113,25 @@ def _shifted(path: str, _mtime: float) -> bytes:
     return orjson.dumps(shift_geojson(json.loads(open(path, encoding="utf-8").read())))
 
 
+@bp.get("/api/v1/live/markers.geojson")
+def live_markers():
+    """Open incidents as GeoJSON points for the map, serialised and compressed once per change
+    and shared by every viewer (the screen's map layer loads this URL; a new ``v`` = reload)."""
+    town = request.args.get("town") or None
+    if town is not None and town not in runtime().geo.towns:
+        return _error(404, f"unknown town {town!r}")
+    snap = current_app.extensions["griddash.live"].snapshot(town)
+    if request.if_none_match.contains(snap.etag):
+        return Response(status=304, headers={"ETag": f'"{snap.etag}"'})
+    headers = {"ETag": f'"{snap.etag}"', "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    if "gzip" in (request.headers.get("Accept-Encoding") or ""):
+        headers["Content-Encoding"] = "gzip"
+        body = snap.markers_gzip
+    else:
+        body = snap.markers_json
+    return Response(body, mimetype="application/geo+json", headers=headers)
+
+
 @bp.get("/healthz")
 def healthz():
     rt = runtime()

@@ -7,9 +7,13 @@ of viewers. Callbacks compare versions and send nothing when nothing changed.
 """
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
+
+import orjson
 from datetime import datetime, timezone
 
 from .domain import URGENCY_RANK
@@ -28,6 +32,19 @@ class Snapshot:
     ticker: list[dict] = field(default_factory=list)     # latest reports, newest first
     newest_red: dict | None = None                       # the most recent open red case
     computed_at: float = 0.0
+
+    @cached_property
+    def markers_json(self) -> bytes:
+        """The markers serialised once, for every viewer that fetches them."""
+        return orjson.dumps(self.markers)
+
+    @cached_property
+    def markers_gzip(self) -> bytes:
+        return gzip.compress(self.markers_json, compresslevel=5)
+
+    @property
+    def etag(self) -> str:
+        return f"{self.version}-{int(self.computed_at * 1000)}"
 
 
 def build_snapshot(rows: list[dict], version: str, as_of: datetime,

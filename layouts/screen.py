@@ -40,6 +40,12 @@ KPI_CARDS = [
 ]
 
 
+def markers_url(scope: str | None, version: str) -> str:
+    """The map's markers are fetched by URL: served from one pre-compressed copy per change
+    instead of being serialised into every viewer's callback response."""
+    return f"/api/v1/live/markers.geojson?v={version}" + (f"&town={scope}" if scope else "")
+
+
 def kpi_card(el_id: str, label: str, cls: str):
     return html.Div(className=f"sc-kpi {cls}", children=[
         html.Div(label, className="sc-kpi-label"),
@@ -84,7 +90,7 @@ def screen_layout(*, scope: str | None, scope_name: str, bounds, lang: str, wall
         dl.GeoJSON(id="town-layer", url="/api/v1/geo/towns.geojson", style=ns("townStyle"),
                    interactive=False),
         dl.GeoJSON(id="town-labels", data=town_labels, pointToLayer=ns("labelToLayer"), interactive=False),
-        dl.GeoJSON(id="incident-layer", data={"type": "FeatureCollection", "features": []},
+        dl.GeoJSON(id="incident-layer", url=markers_url(scope, "0"),
                    cluster=True, zoomToBoundsOnClick=True,
                    superClusterOptions={"radius": 80, "maxZoom": 14},
                    pointToLayer=ns("pointToLayer"), clusterToLayer=ns("clusterToLayer"),

@@ -189,3 +189,21 @@ def test_amap_preset_serves_grids_shifted_to_gcj02(settings):
             [round(v, 6) for v in wgs84_to_gcj02(lon, lat)]
     finally:
         rt.close()
+
+
+def test_live_markers_are_served_once_compressed_with_etag(client, rt):
+    import gzip as _gzip
+
+    post(client, good_report())
+    other = post(client, good_report(lat=28.5949, lon=121.3224)).get_json()  # 桐屿街道
+    persist_all(rt)
+    res = client.get("/api/v1/live/markers.geojson?v=1", headers={"Accept-Encoding": "gzip"})
+    assert res.status_code == 200 and res.headers["Content-Encoding"] == "gzip"
+    fc = orjson.loads(_gzip.decompress(res.get_data()))
+    assert len(fc["features"]) == 2
+    etag = res.headers["ETag"]
+    again = client.get("/api/v1/live/markers.geojson?v=1", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    town = client.get(f"/api/v1/live/markers.geojson?town={other['town']}").get_json()
+    assert [f["properties"]["id"] for f in town["features"]] == [other["id"]]
+    assert client.get("/api/v1/live/markers.geojson?town=999").status_code == 404
