@@ -95,14 +95,20 @@ class Geography:
         return self.bounds
 
     def town_label_points(self, lang: str = "zh") -> dict:
-        """A GeoJSON FeatureCollection of the towns' label points with their names."""
+        """A GeoJSON FeatureCollection of the towns' label points with their names: the point
+        of each town's largest part farthest from its edges, so labels do not collide."""
+        from shapely.ops import polylabel
+
         feats = []
         for code, row in self.towns.items():
-            if not row.get("lon") or not row.get("lat"):
+            region = self.town_shapes.get(code)
+            if region is None:
                 continue
+            part = max(getattr(region, "geoms", [region]), key=lambda g: g.area)
+            pt = polylabel(part, tolerance=0.0005)
             name = (row.get("name_en") if lang == "en" else row.get("name")) or code
             feats.append({"type": "Feature", "properties": {"code": code, "name": name},
-                          "geometry": {"type": "Point", "coordinates": [float(row["lon"]), float(row["lat"])]}})
+                          "geometry": {"type": "Point", "coordinates": [round(pt.x, 5), round(pt.y, 5)]}})
         return {"type": "FeatureCollection", "features": feats}
 
     def town_name(self, code: str) -> str:
