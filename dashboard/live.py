@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import orjson
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from .domain import URGENCY_RANK
+from .domain import OPEN_STATUSES, URGENCY_RANK
 from .stream import LIVE_VERSION_KEY
 
 URGENCY_CODE = {"red": "r", "yellow": "y", "green": "g"}
@@ -47,10 +47,12 @@ class Snapshot:
         return f"{self.version}-{int(self.computed_at * 1000)}"
 
 
-def build_snapshot(rows: list[dict], version: str, as_of: datetime,
-                   ticker: list[dict] | None = None, project=None) -> Snapshot:
+def build_snapshot(rows, version: str, as_of: datetime,
+                   ticker: list[dict] | None = None, project=None,
+                   feature_cache: dict | None = None) -> Snapshot:
     """``project(lon, lat) -> (x, y)`` moves marker positions onto the base map's datum
-    (GCJ-02 for Amap tiles); by default positions stay WGS84."""
+    (GCJ-02 for Amap tiles); by default positions stay WGS84. ``feature_cache`` keeps each
+    incident's marker between snapshots (keyed by id and urgency, the only thing that changes)."""
     features = []
     worst: dict[str, str] = {}
     counts = {"red": 0, "yellow": 0, "green": 0}
@@ -63,13 +65,19 @@ def build_snapshot(rows: list[dict], version: str, as_of: datetime,
         g = r["grid_code"]
         if g not in worst or URGENCY_RANK[u] > URGENCY_RANK[worst[g]]:
             worst[g] = u
-        x, y = project(r["lon"], r["lat"]) if project else (r["lon"], r["lat"])
-        features.append({
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]},
-            "properties": {"id": str(r["id"]), "u": URGENCY_CODE[u], "k": r["category"],
-                           "t": int(r["reported_at"].timestamp())},
-        })
+        key = (r["id"], u)
+        feature = feature_cache.get(key) if feature_cache is not None else None
+        if feature is None:
+            x, y = project(r["lon"], r["lat"]) if project else (r["lon"], r["lat"])
+            feature = {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]},
+                "properties": {"id": str(r["id"]), "u": URGENCY_CODE[u], "k": r["category"],
+                               "t": int(r["reported_at"].timestamp())},
+            }
+            if feature_cache is not None:
+                feature_cache[key] = feature
+        features.append(feature)
     return Snapshot(version=version, as_of=as_of,
                     markers={"type": "FeatureCollection", "features": features},
                     grid_urgency={g: URGENCY_CODE[u] for g, u in worst.items()},
@@ -81,15 +89,35 @@ def build_snapshot(rows: list[dict], version: str, as_of: datetime,
                     computed_at=time.monotonic())
 
 
+@dataclass
+class _ScopeRows:
+    """The open incidents of one scope, kept up to date from the rows that changed."""
+    rows: dict = field(default_factory=dict)          # id -> row
+    features: dict = field(default_factory=dict)      # (id, urgency) -> marker feature
+    since: datetime | None = None                     # newest updated_at seen
+    loaded_at: float = 0.0                            # when the last full load ran
+
+
 class LiveView:
-    def __init__(self, runtime, min_interval: float = 0.5, max_age: float = 30.0, project=None):
+    """Open incidents per scope, refreshed incrementally: after a change only the incidents
+    updated since the last look are read (``updated_at``, with an overlap for transactions
+    that commit out of order), and a full reload every ``full_every`` seconds heals anything
+    missed. Markers of unchanged incidents are reused."""
+
+    OVERLAP = timedelta(seconds=5)
+
+    def __init__(self, runtime, min_interval: float = 0.5, max_age: float = 30.0, project=None,
+                 full_every: float = 60.0):
         self.rt = runtime
         self.project = project
         self.min_interval = min_interval
         self.max_age = max_age
+        self.full_every = full_every
         self._cache: dict[str | None, Snapshot] = {}  # keyed by scope (town code or None)
+        self._scopes: dict[str | None, _ScopeRows] = {}
         self._lock = threading.Lock()
         self.computations = 0
+        self.full_loads = 0
 
     def current_version(self) -> str | None:
         v = self.rt.redis.get(LIVE_VERSION_KEY)
@@ -107,12 +135,39 @@ class LiveView:
             cached = self._cache.get(town)
             if cached and now - cached.computed_at < self.min_interval:
                 return cached
-            rows = self.rt.store.open_incidents(town)
+            scope = self._refresh_rows(town)
             ticker = self.rt.store.latest_reports(12, town)
-            snap = build_snapshot(rows, version, datetime.now(timezone.utc), ticker, self.project)
+            snap = build_snapshot(scope.rows.values(), version, datetime.now(timezone.utc), ticker,
+                                  self.project, scope.features)
             self._cache[town] = snap
             self.computations += 1
             return snap
+
+    def _refresh_rows(self, town: str | None) -> _ScopeRows:
+        store = self.rt.store
+        scope = self._scopes.get(town)
+        if scope is None or time.monotonic() - scope.loaded_at > self.full_every:
+            rows = store.open_incidents(town)
+            fresh = _ScopeRows(rows={r["id"]: r for r in rows}, loaded_at=time.monotonic(),
+                               features=scope.features if scope else {})
+            fresh.since = max((r["updated_at"] for r in rows), default=None)
+            if len(fresh.features) > 2 * len(fresh.rows) + 1000:  # drop markers of closed cases
+                fresh.features = {}
+            self._scopes[town] = scope = fresh
+            self.full_loads += 1
+            return scope
+        if scope.since is None:
+            changed = store.incidents_changed_since(None, town)
+        else:
+            changed = store.incidents_changed_since(scope.since - self.OVERLAP, town)
+        for r in changed:
+            if r["status"] in OPEN_STATUSES:
+                scope.rows[r["id"]] = r
+            else:
+                scope.rows.pop(r["id"], None)
+            if scope.since is None or r["updated_at"] > scope.since:
+                scope.since = r["updated_at"]
+        return scope
 
 
 class KpiBoard:

@@ -97,6 +97,7 @@ class IncidentRow(Base):
         Index("ix_incidents_grid_status", "grid_code", "status"),
         Index("ix_incidents_reported_at", "reported_at"),
         Index("ix_incidents_closed_reported", "closed_at", "reported_at"),
+        Index("ix_incidents_updated_at", "updated_at"),
     )
 
 
@@ -287,14 +288,25 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    _LIVE_COLUMNS = ("id", "reported_at", "town_code", "grid_code", "category", "description",
+                     "lat", "lon", "urgency", "status", "updated_at")
+
     def open_incidents(self, town_code: str | None = None) -> list[dict]:
         """Open incidents with the fields the live map needs."""
         t = IncidentRow.__table__
-        cols = [t.c.id, t.c.reported_at, t.c.town_code, t.c.grid_code, t.c.category,
-                t.c.description, t.c.lat, t.c.lon, t.c.urgency, t.c.status]
-        q = select(*cols).where(t.c.status.in_(OPEN_STATUSES))
+        q = select(*[t.c[c] for c in self._LIVE_COLUMNS]).where(t.c.status.in_(OPEN_STATUSES))
         if town_code:
             q = q.where(t.c.town_code == town_code)
-        q = q.order_by(t.c.reported_at.desc())
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def incidents_changed_since(self, since: datetime | None, town_code: str | None = None) -> list[dict]:
+        """Incidents (open or not) whose projection changed at or after ``since``."""
+        t = IncidentRow.__table__
+        q = select(*[t.c[c] for c in self._LIVE_COLUMNS])
+        if since is not None:
+            q = q.where(t.c.updated_at >= since)
+        if town_code:
+            q = q.where(t.c.town_code == town_code)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]

@@ -9,7 +9,7 @@ from dashboard.store import Base, make_engine
 
 
 def test_migrated_schema_matches_the_models(db_url):
-    assert current(db_url) == "0002"
+    assert current(db_url) == "0003"
     engine = make_engine(db_url)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)

@@ -1,0 +1,59 @@
+"""The live view on real Redis and both databases: incremental refresh after changes."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from dashboard.domain import Event
+from dashboard.live import LiveView
+from dashboard.runtime import Runtime
+from dashboard.stream import LIVE_VERSION_KEY
+
+
+@pytest.fixture
+def rt(settings):
+    runtime = Runtime.start(settings, background=False)
+    yield runtime
+    runtime.close()
+
+
+def follow(incident, kind, minutes, pos, **data):
+    return Event(id=uuid.uuid4(), incident_id=incident.incident_id, type=kind,
+                 at=incident.at + timedelta(minutes=minutes), data=data, stream_pos=pos)
+
+
+def test_changes_are_read_incrementally_and_closed_cases_leave(rt, make_events):
+    reports = make_events(3, seed=31, follow_ups=False)
+    for i, e in enumerate(reports):
+        e.stream_pos = i + 1
+    rt.store.store_events(reports)
+    live = LiveView(rt, min_interval=0)
+    rt.redis.incr(LIVE_VERSION_KEY)
+    snap = live.snapshot()
+    assert {f["properties"]["id"] for f in snap.markers["features"]} == {str(e.incident_id) for e in reports}
+    first = reports[0]
+    # Close the first case, raise the second to red.
+    rt.store.store_events([follow(first, "accepted", 1, 10), follow(first, "assigned", 2, 11, department="x"),
+                           follow(first, "resolved", 3, 12), follow(first, "closed", 4, 13),
+                           follow(reports[1], "urgency_changed", 1, 14, urgency="red")])
+    rt.redis.incr(LIVE_VERSION_KEY)
+    snap = live.snapshot()
+    ids = {f["properties"]["id"]: f["properties"]["u"] for f in snap.markers["features"]}
+    assert set(ids) == {str(reports[1].incident_id), str(reports[2].incident_id)}
+    assert ids[str(reports[1].incident_id)] == "r"
+    assert live.full_loads == 1 and live.computations == 2   # the second one was incremental
+    assert snap.counts["red"] >= 1
+
+
+def test_unchanged_version_reuses_the_snapshot_and_full_reload_heals(rt, make_events):
+    reports = make_events(2, seed=32, follow_ups=False)
+    rt.store.store_events(reports)
+    live = LiveView(rt, min_interval=0, full_every=0)
+    rt.redis.incr(LIVE_VERSION_KEY)
+    a = live.snapshot()
+    assert live.snapshot() is a                                  # same version: same object
+    rt.redis.incr(LIVE_VERSION_KEY)
+    live.snapshot()
+    assert live.full_loads == 2                                  # full_every=0: always reload
