@@ -14,20 +14,6 @@ from dashboard.stream import Persister
 XINQIAO = (28.5231, 121.4147)  # a point in 新桥镇
 
 
-@pytest.fixture
-def rt(settings):
-    runtime = Runtime.start(settings, background=False)
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture
-def client(rt):
-    from app import create_app
-    app = create_app(rt.settings, runtime=rt)
-    return app.server.test_client()
-
-
 def good_report(**over):
     body = {"category": "fire_hazard", "description": "商户违规使用明火，存在安全隐患",
             "lat": XINQIAO[0], "lon": XINQIAO[1], "reporter": "网格员陈君辉"}

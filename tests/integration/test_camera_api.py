@@ -14,31 +14,9 @@ from PIL import Image
 
 from dashboard import camera_api
 from dashboard.cameras import OFFLINE_SLOT_S
-from dashboard.runtime import Runtime
 
 XINQIAO_TOWN = "331004103"
 XINQIAO = (28.5231, 121.4147)  # a point in 新桥镇
-
-
-@pytest.fixture
-def rt(settings):
-    runtime = Runtime.start(settings, background=False)
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture
-def app(rt):
-    from app import create_app
-    dash_app = create_app(rt.settings, runtime=rt)
-    if "camera_api" not in dash_app.server.blueprints:
-        dash_app.server.register_blueprint(camera_api.bp)
-    return dash_app.server
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def registry(app):
@@ -165,10 +143,7 @@ def test_non_sim_cameras_are_loaded_by_the_browser(settings, rt):
         "E-1,路口,331004103,331004103001,331004103001-01,121.42,28.53,embed,https://go2rtc.example/stream.html?src=e1,online\n",
         encoding="utf-8")
     from app import create_app
-    server = create_app(rt.settings, runtime=rt).server
-    if "camera_api" not in server.blueprints:
-        server.register_blueprint(camera_api.bp)
-    client = server.test_client()
+    client = create_app(rt.settings, runtime=rt).server.test_client()
     items = {c["id"]: c for c in client.get("/api/v1/cameras").get_json()}
     assert items["H-1"]["feed"] == {"type": "hls", "src": "https://cam.example/h1.m3u8"}
     assert items["E-1"]["feed"] == {"type": "embed", "src": "https://go2rtc.example/stream.html?src=e1"}

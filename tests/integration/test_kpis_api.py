@@ -7,28 +7,10 @@ from datetime import datetime, timedelta, timezone
 import orjson
 import pytest
 
-from dashboard import kpis_api
 from dashboard.domain import IncidentState
 from dashboard.kpis import compute_kpis
-from dashboard.runtime import Runtime
 
 A, B = "331004001", "331004103"
-
-
-@pytest.fixture
-def rt(settings):
-    runtime = Runtime.start(settings, background=False)
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture
-def client(rt):
-    from app import create_app
-    app = create_app(rt.settings, runtime=rt)
-    if "kpis_api" not in app.server.blueprints:
-        app.server.register_blueprint(kpis_api.bp)
-    return app.server.test_client()
 
 
 def _case(town, ago, accepted_after=None, closed_after=None, urgency="red", level="grid"):

@@ -8,15 +8,7 @@ import pytest
 
 from dashboard.domain import Event
 from dashboard.live import LiveView
-from dashboard.runtime import Runtime
 from dashboard.stream import LIVE_VERSION_KEY
-
-
-@pytest.fixture
-def rt(settings):
-    runtime = Runtime.start(settings, background=False)
-    yield runtime
-    runtime.close()
 
 
 def follow(incident, kind, minutes, pos, **data):
