@@ -155,6 +155,8 @@ class Store:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._events_insert = None
+        self._upsert = None
 
     @classmethod
     def from_url(cls, url: str) -> "Store":
@@ -199,22 +201,47 @@ class Store:
                          "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS s"),
                     {"keys": keys},
                 )
-            stmt = _insert(self.engine, events_t).on_conflict_do_nothing(index_elements=["id"])
-            stmt = stmt.returning(events_t.c.id, events_t.c.incident_id)
-            # executemany with RETURNING is batched into few statements ("insertmanyvalues").
-            new = conn.execute(stmt, rows).all()
-            touched = {r.incident_id for r in new}
-            if touched:
-                self._refold(conn, touched)
-        return len(new)
+            # Under the incident locks (SQLite: the single writer) nobody else can store these
+            # events now, so "which are new" can be asked first; the insert still ignores
+            # duplicates as a second line of defence.
+            stored = {r[0] for r in conn.execute(self._select_in(events_t.c.id, events_t.c.id,
+                                                                 [e.id for e in events]))}
+            new_rows = [r for r in rows if r["id"] not in stored]
+            if new_rows:
+                conn.execute(self._insert_events_stmt(), new_rows)
+                new_events = [e for e in events if e.id not in stored]
+                self._refold(conn, {e.incident_id for e in new_events}, new_events)
+        return len(new_rows)
 
-    def _refold(self, conn, incident_ids: Iterable[uuid.UUID]) -> None:
+    def _select_in(self, what, column, values):
+        """``SELECT what WHERE column IN values``: one array parameter on PostgreSQL (a short,
+        cacheable statement), an expanding IN on SQLite."""
+        if self.dialect == "postgresql":
+            from sqlalchemy import any_, bindparam
+            from sqlalchemy.dialects.postgresql import ARRAY
+            return select(what).where(column == any_(bindparam("vals", list(values), type_=ARRAY(column.type))))
+        return select(what).where(column.in_(list(values)))
+
+    def _insert_events_stmt(self):
+        if self._events_insert is None:
+            self._events_insert = _insert(self.engine, EventRow.__table__).on_conflict_do_nothing(
+                index_elements=["id"])
+        return self._events_insert
+
+    def _refold(self, conn, incident_ids: Iterable[uuid.UUID], known: Sequence[Event] = ()) -> None:
+        """Fold the touched incidents again from their whole log: the stored events plus
+        ``known`` (events of this transaction, already in memory, not read back)."""
         ev_t = EventRow.__table__
         ids = list(incident_ids)
         by_incident: dict[uuid.UUID, list[Event]] = {i: [] for i in ids}
-        for chunk_start in range(0, len(ids), 500):
-            chunk = ids[chunk_start:chunk_start + 500]
-            for r in conn.execute(select(ev_t).where(ev_t.c.incident_id.in_(chunk))):
+        known_ids = {e.id for e in known}
+        for e in known:
+            by_incident[e.incident_id].append(e)
+        for start in range(0, len(ids), 500):
+            q = self._select_in(ev_t, ev_t.c.incident_id, ids[start:start + 500])
+            for r in conn.execute(q):
+                if r.id in known_ids:
+                    continue
                 by_incident[r.incident_id].append(Event(
                     id=r.id, incident_id=r.incident_id, type=r.type, at=r.at, actor=r.actor,
                     note=r.note, data=r.data, stream_pos=r.stream_pos))
@@ -223,19 +250,19 @@ class Store:
             self.upsert_states(conn, states)
 
     def upsert_states(self, conn, states: Sequence[IncidentState]) -> None:
-        inc_t = IncidentRow.__table__
         now = now_utc()
         rows = []
         for s in states:
             row = {k: getattr(s, k) for k in _STATE_FIELDS}
             row["updated_at"] = now
             rows.append(row)
-        stmt = _insert(self.engine, inc_t)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["id"],
-            set_={c: getattr(stmt.excluded, c) for c in INCIDENT_COLUMNS if c != "id"},
-        )
-        conn.execute(stmt, rows)
+        if self._upsert is None:  # built once: the statement and its cache key are reused
+            stmt = _insert(self.engine, IncidentRow.__table__)
+            self._upsert = stmt.on_conflict_do_update(
+                index_elements=["id"],
+                set_={c: getattr(stmt.excluded, c) for c in INCIDENT_COLUMNS if c != "id"},
+            )
+        conn.execute(self._upsert, rows)
 
     def rebuild_projections(self, batch: int = 2000) -> int:
         """Refold every incident from the event log (the log is the truth). Returns the count."""

@@ -71,14 +71,12 @@ def decode_entry(entry_id: bytes, fields: dict) -> Event:
     if raw is None:
         raise ValueError("entry has no 'e' field")
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not JSON: {exc}") from None
-    try:
-        ev = EventIn.model_validate(body)
+        ev = EventIn.model_validate_json(raw)  # parse and validate in one pass (pydantic-core)
         data = ev.checked_data()
     except ValidationError as exc:
         first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise ValueError(f"not JSON: {first['msg']}") from None
         loc = ".".join(str(p) for p in first["loc"])
         raise ValueError(f"invalid event ({exc.error_count()} errors): {loc}: {first['msg']}") from None
     return Event(id=ev.id, incident_id=ev.incident_id, type=ev.type, at=ev.at, actor=ev.actor,
