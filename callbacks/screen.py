@@ -90,10 +90,9 @@ def register(app, services) -> None:
         Input("live-tick", "n_intervals"),
         State("screen-config", "data"),
         State("live-version", "data"),
-        State("grid-layer", "hideout"),
         State("follow", "data"),
     )
-    def refresh(_n, cfg, known_version, hideout, follow):
+    def refresh(_n, cfg, known_version, follow):
         scope, lang = cfg["scope"], cfg["lang"]
         try:
             snap = live.snapshot(scope)
@@ -121,7 +120,7 @@ def register(app, services) -> None:
                               "until": heartbeat + FOLLOW_SECONDS * 1000,
                               "label": f"{cat_name(red['category'], lang)} · {red['description'][:40]}"}
         return (screen_layout.markers_url(scope, snap.version),
-                {**(hideout or {}), "urgency": snap.grid_urgency}, ticker,
+                {**screen_layout.URGENCY_HIDEOUT, "urgency": snap.grid_urgency}, ticker,
                 f"{c['red']:,}", f"{c['yellow']:,}", f"{c['green']:,}", as_of, heartbeat,
                 snap.version, new_follow)
 
