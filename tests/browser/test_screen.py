@@ -6,8 +6,9 @@ import time
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import WebDriverWait as _Wait
 
 from layouts.screen import STABLE_IDS
 
@@ -15,6 +16,12 @@ pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 XINQIAO = (28.5231, 121.4147)
+
+
+def WebDriverWait(driver, timeout, poll_frequency=0.2):
+    """A wait that retries when Dash re-rendered the element between finding and reading it."""
+    return _Wait(driver, timeout, poll_frequency=poll_frequency,
+                 ignored_exceptions=(StaleElementReferenceException,))
 
 
 def report(**over):
