@@ -13,7 +13,7 @@ from .basemap import shift_geojson, tile_preset
 from .domain import PLATFORMS, categories
 from .intake import FieldError, report_event
 from .schemas import ReportIn, field_errors
-from .stream import group_status
+from .stream import REDIS_ERRORS, group_status
 
 bp = Blueprint("api", __name__)
 
@@ -76,6 +76,53 @@ def post_incident():
     return _json({"id": iid, "status": "accepted_for_processing", "stream_id": entry,
                   "grid": event.data["grid"], "town": event.data["town"], "urgency": event.data["urgency"]},
                  202, headers={"Location": f"/api/v1/incidents/{iid}"})
+
+
+@bp.post("/api/v1/incidents/<incident_id>/actions")
+def post_action(incident_id: str):
+    """One step of the closed loop: ``{"action": "accept", "expected_version": 1, "actor": ...}``
+    plus the action's fields (``department``, ``handler``, ``note``, ``level``). 409 when the
+    action is not allowed in the case's status or the case changed since ``expected_version``;
+    nothing is written then."""
+    from .commands import ActionError, Commands
+
+    try:
+        iid = uuid.UUID(incident_id)
+    except ValueError:
+        return _error(400, "incident id must be a UUID")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _error(400, "body must be a JSON object")
+    problems = []
+    action, version, actor = body.get("action"), body.get("expected_version"), body.get("actor")
+    if not isinstance(action, str):
+        problems.append({"field": "action", "message": "this field is required"})
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        problems.append({"field": "expected_version", "message": "a positive integer is required"})
+    if not isinstance(actor, str) or not actor.strip() or len(actor) > 64:
+        problems.append({"field": "actor", "message": "a name of 1 to 64 characters is required"})
+    note = body.get("note", "")
+    if not isinstance(note, str) or len(note) > 2000:
+        problems.append({"field": "note", "message": "text of at most 2000 characters"})
+    data = {k: body[k] for k in ("department", "handler", "level") if body.get(k) is not None}
+    if any(not isinstance(v, str) or len(v) > 64 for v in data.values()):
+        problems.append({"field": ",".join(data), "message": "text of at most 64 characters"})
+    if problems:
+        return _error(422, "invalid action: " + "; ".join(f"{p['field']}: {p['message']}" for p in problems),
+                      problems)
+    rt = runtime()
+    try:
+        res = Commands(rt.redis, rt.store, rt.settings.stream).act(
+            iid, action, expected_version=version, actor=actor.strip(), note=note.strip(), data=data)
+    except REDIS_ERRORS:
+        return _error(503, "the incident stream is unavailable; retry later (nothing was changed)")
+    except ActionError as exc:
+        body = {"error": exc.message, **exc.extra}
+        if "field" in exc.extra:
+            body["fields"] = [{"field": exc.extra["field"], "message": exc.message}]
+        return _json(body, exc.http_status)
+    return _json({"id": str(res.incident_id), "event_id": str(res.event_id), "action": res.action,
+                  "version": res.version, "status": res.status}, 202)
 
 
 @bp.get("/api/v1/incidents/<incident_id>")

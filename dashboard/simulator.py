@@ -98,7 +98,11 @@ class Simulator:
         self.stuck_share = stuck_share
         self.tz = ZoneInfo(runtime.settings.timezone)
         self._stop = threading.Event()
-        self._queue: list[tuple[float, int, Event]] = []  # (due unix time, seq, event)
+        # (due unix time, seq, event, expected version): follow-ups go through the same
+        # checked actions as an operator's (dashboard.commands); a case an operator took
+        # over (the action is refused) gets no more simulated steps.
+        self._queue: list[tuple[float, int, Event, int]] = []
+        self._taken_over: set = set()
         self._seq = 0
         geo = runtime.geo
         self._grids = list(geo.grids.values())
@@ -189,50 +193,77 @@ class Simulator:
         return out
 
     # ------------------------------------------------------------------ running
-    def _schedule(self, events: list[Event]) -> None:
-        for e in events:
+    @property
+    def commands(self):
+        if getattr(self, "_commands", None) is None:
+            from .commands import Commands
+            self._commands = Commands(self.rt.redis, self.rt.store, self.rt.settings.stream)
+        return self._commands
+
+    def _schedule(self, follow: list[tuple[Event, int]]) -> None:
+        for e, version in follow:
             self._seq += 1
-            heapq.heappush(self._queue, (e.at.timestamp(), self._seq, e))
+            heapq.heappush(self._queue, (e.at.timestamp(), self._seq, e, version))
+
+    @staticmethod
+    def _versioned(events: list[Event]) -> list[tuple[Event, int]]:
+        """A case is at version 1 after its report; its n-th follow-up expects version n."""
+        return [(e, i + 1) for i, e in enumerate(events)]
 
     def backfill(self, days: float, now: datetime | None = None) -> int:
         """Publish ``days`` of history at the real rate; schedule follow-ups still to come."""
         now = now or datetime.now(timezone.utc)
         start = now.timestamp() - days * 86400
         ts = start
-        due_now: list[Event] = []
+        reports: list[Event] = []
+        past: list[tuple[Event, int]] = []
         n = 0
         while True:
             ts += self.rng.expovariate(BASE_RATE * HOURLY[local_hour(ts, self.tz)])
             if ts >= now.timestamp():
                 break
             rep = self.make_report(datetime.fromtimestamp(ts, timezone.utc))
-            fu = self.follow_ups(rep, 1.0)
-            due_now.append(rep)
-            due_now.extend(e for e in fu if e.at <= now)
-            self._schedule([e for e in fu if e.at > now])
+            fu = self._versioned(self.follow_ups(rep, 1.0))
+            reports.append(rep)
+            past.extend((e, v) for e, v in fu if e.at <= now)
+            self._schedule([(e, v) for e, v in fu if e.at > now])
             n += 1
-        due_now.sort(key=lambda e: e.at)  # stream order = time order
-        self.published += self.rt.publisher.publish_many(due_now)
-        log.info("simulator backfilled %d demo reports (%d events) over %.1f days", n, len(due_now), days)
+        # Reports first (each with its case head), then the steps in time order: every case's
+        # report is in the stream before its steps.
+        self.published += self.rt.publisher.publish_many(reports)
+        past.sort(key=lambda item: item[0].at)
+        self.published += self.commands.append_many(past)
+        log.info("simulator backfilled %d demo reports (%d events) over %.1f days", n,
+                 len(reports) + len(past), days)
         return n
 
     def tick(self, now: float) -> int:
-        """Publish every scheduled event due by ``now``. Returns how many."""
-        due = []
+        """Carry out every scheduled step due by ``now``. Returns how many were appended."""
+        from .commands import ActionError
+
+        done = 0
         while self._queue and self._queue[0][0] <= now:
-            due.append(heapq.heappop(self._queue)[2])
-        if due:
+            item = heapq.heappop(self._queue)
+            ev, version = item[2], item[3]
+            if ev.incident_id in self._taken_over:
+                continue
             try:
-                self.published += self.rt.publisher.publish_many(due)
+                self.commands.append(ev, version)
+                done += 1
+            except ActionError:
+                self._taken_over.add(ev.incident_id)  # an operator acted first: leave it to them
             except Exception:
-                self._schedule(due)  # keep them; retry on the next tick
+                heapq.heappush(self._queue, item)  # Redis away: keep it, retry on the next tick
                 raise
-        return len(due)
+        self.published += done
+        if len(self._taken_over) > 100_000:
+            self._taken_over.clear()
+        return done
 
     def new_report(self, now: float) -> Event:
         rep = self.make_report(datetime.fromtimestamp(now, timezone.utc))
         stuck = self.rng.random() < self.stuck_share
-        follow = self.follow_ups(rep, 1.0 if stuck else self.speed)
+        follow = self._versioned(self.follow_ups(rep, 1.0 if stuck else self.speed))
         self.rt.publisher.publish(rep)  # first the report; its follow-ups only once it is out
         self.published += 1
         self._schedule(follow)

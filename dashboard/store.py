@@ -283,12 +283,14 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(IncidentRow.__table__)).scalar_one()
 
-    def get_incident(self, incident_id: uuid.UUID) -> dict | None:
+    def get_incident(self, incident_id: uuid.UUID, with_events: bool = True) -> dict | None:
         inc_t, ev_t = IncidentRow.__table__, EventRow.__table__
         with self.engine.connect() as conn:
             row = conn.execute(select(inc_t).where(inc_t.c.id == incident_id)).mappings().first()
             if row is None:
                 return None
+            if not with_events:
+                return dict(row)
             evs = conn.execute(
                 select(ev_t).where(ev_t.c.incident_id == incident_id).order_by(ev_t.c.stream_pos, ev_t.c.at)
             ).mappings().all()

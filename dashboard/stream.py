@@ -89,13 +89,24 @@ class Publisher:
         self.stream = stream
 
     def publish(self, ev: Event) -> str:
+        """XADD one event; a report goes in together with its case head (version 1), so that
+        actions on the case can be checked at once (dashboard.commands)."""
+        if ev.type == "reported":
+            from .commands import seed_head
+            pipe = self.r.pipeline(transaction=True)
+            pipe.xadd(self.stream, encode_event(ev))
+            seed_head(pipe, ev.incident_id)
+            return pipe.execute()[0].decode()
         return self.r.xadd(self.stream, encode_event(ev)).decode()
 
     def publish_many(self, events: Iterable[Event], chunk: int = 1000) -> int:
+        from .commands import seed_head
         n = 0
         pipe = self.r.pipeline(transaction=False)
         for ev in events:
             pipe.xadd(self.stream, encode_event(ev))
+            if ev.type == "reported":
+                seed_head(pipe, ev.incident_id)
             n += 1
             if n % chunk == 0:
                 pipe.execute()

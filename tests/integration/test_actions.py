@@ -1,0 +1,131 @@
+"""Actions on a case: allowed steps only, optimistic concurrency, and the stored fold catching up."""
+from __future__ import annotations
+
+import threading
+import uuid
+
+import orjson
+import pytest
+
+from dashboard.stream import Persister
+
+XINQIAO = (28.5231, 121.4147)
+
+
+def persist_all(rt):
+    p = Persister(rt.redis, rt.store, rt.settings, name="actions-test")
+    p.ensure_group()
+    idle = 0
+    while idle < 2:
+        idle = idle + 1 if p.step() == 0 else 0
+
+
+def new_case(client):
+    res = client.post("/api/v1/incidents", data=orjson.dumps({
+        "category": "dispute", "description": "邻里纠纷", "lat": XINQIAO[0], "lon": XINQIAO[1],
+        "reporter": "网格员"}), content_type="application/json")
+    assert res.status_code == 202
+    return res.get_json()["id"]
+
+
+def act(client, iid, action, version, **fields):
+    body = {"action": action, "expected_version": version, "actor": "新桥镇指挥中心", **fields}
+    return client.post(f"/api/v1/incidents/{iid}/actions", data=orjson.dumps(body),
+                       content_type="application/json")
+
+
+def test_closed_loop_through_the_api_is_stored_and_folded(client, rt):
+    iid = new_case(client)
+    steps = [("accept", {}), ("assign", {"department": "司法调解中心"}), ("start", {}),
+             ("supervise", {"note": "请加快"}), ("escalate", {"level": "village"}),
+             ("resolve", {"note": "已调解"}), ("close", {"note": "回访满意"})]
+    version = 1
+    for action, fields in steps:
+        res = act(client, iid, action, version, **fields)
+        assert res.status_code == 202, res.get_json()
+        assert res.get_json()["version"] == version + 1
+        version += 1
+    persist_all(rt)
+    inc = client.get(f"/api/v1/incidents/{iid}").get_json()
+    assert inc["status"] == "closed" and inc["version"] == version == 8
+    assert inc["department"] == "司法调解中心" and inc["resolved_level"] == "village"
+    assert [e["type"] for e in inc["events"]] == ["reported", "accepted", "assigned", "started",
+                                                  "supervised", "escalated", "resolved", "closed"]
+    assert all(e["actor"] for e in inc["events"])
+
+
+def test_illegal_action_is_refused_naming_the_allowed_ones(client, rt):
+    iid = new_case(client)
+    length = rt.redis.xlen(rt.settings.stream)
+    res = act(client, iid, "close", 1)
+    assert res.status_code == 409
+    body = res.get_json()
+    assert body["status"] == "reported" and "accept" in body["allowed"] and "close" not in body["allowed"]
+    assert "accept" in body["error"]
+    assert rt.redis.xlen(rt.settings.stream) == length
+
+
+def test_stale_version_is_refused_and_nothing_changes(client, rt):
+    iid = new_case(client)
+    assert act(client, iid, "accept", 1).status_code == 202
+    length = rt.redis.xlen(rt.settings.stream)
+    res = act(client, iid, "assign", 1, department="住建局")  # saw version 1, case is at 2
+    assert res.status_code == 409 and res.get_json()["version"] == 2
+    assert rt.redis.xlen(rt.settings.stream) == length
+
+
+def test_two_conflicting_actions_exactly_one_wins(app, rt):
+    client = app.test_client()
+    iid = new_case(client)
+    assert act(client, iid, "accept", 1).status_code == 202
+    results = []
+    barrier = threading.Barrier(8)
+
+    def operator(i):
+        c = app.test_client()
+        barrier.wait()
+        results.append(act(c, iid, "assign", 2, department=f"部门{i}").status_code)
+
+    threads = [threading.Thread(target=operator, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [202] + [409] * 7
+    persist_all(rt)
+    inc = client.get(f"/api/v1/incidents/{iid}").get_json()
+    assert inc["version"] == 3 and [e["type"] for e in inc["events"]].count("assigned") == 1
+
+
+def test_head_is_reloaded_from_the_database_when_redis_has_none(client, rt):
+    iid = new_case(client)
+    act(client, iid, "accept", 1)
+    persist_all(rt)
+    rt.redis.delete(f"case:{iid}")
+    assert act(client, iid, "assign", 1, department="住建局").status_code == 409
+    assert act(client, iid, "assign", 2, department="住建局").status_code == 202
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"expected_version": 1, "actor": "a"}, "action"),
+    ({"action": "accept", "actor": "a"}, "expected_version"),
+    ({"action": "accept", "expected_version": "1", "actor": "a"}, "expected_version"),
+    ({"action": "accept", "expected_version": 1}, "actor"),
+    ({"action": "fly", "expected_version": 1, "actor": "a"}, "action"),
+    ({"action": "assign", "expected_version": 2, "actor": "a"}, "department"),
+    ({"action": "escalate", "expected_version": 1, "actor": "a", "level": "province"}, "level"),
+])
+def test_bad_action_bodies(client, rt, body, field):
+    iid = new_case(client)
+    if body.get("expected_version") == 2:
+        act(client, iid, "accept", 1)
+    length = rt.redis.xlen(rt.settings.stream)
+    res = client.post(f"/api/v1/incidents/{iid}/actions", data=orjson.dumps(body),
+                      content_type="application/json")
+    assert res.status_code == 422, res.get_json()
+    assert any(f["field"] == field for f in res.get_json()["fields"])
+    assert rt.redis.xlen(rt.settings.stream) == length
+
+
+def test_unknown_case_is_404(client):
+    assert act(client, str(uuid.uuid4()), "accept", 1).status_code == 404

@@ -1,0 +1,50 @@
+"""The demo simulator plays the departments through the same checked actions as operators."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from dashboard.commands import Commands, head_key
+from dashboard.simulator import SOURCE, Simulator
+from dashboard.store import IncidentRow
+from dashboard.stream import Persister
+
+
+def persist_all(rt):
+    p = Persister(rt.redis, rt.store, rt.settings, name="sim-test")
+    p.ensure_group()
+    idle = 0
+    while idle < 2:
+        idle = idle + 1 if p.step() == 0 else 0
+
+
+def test_backfill_is_stored_and_heads_match_the_stored_versions(rt):
+    sim = Simulator(rt, speed=1.0, seed=5, backfill_days=0)
+    n = sim.backfill(0.5)
+    assert 1500 < n < 3000  # ~0.05 reports/s over 12 hours, with the day/night rhythm
+    persist_all(rt)
+    with rt.store.engine.connect() as conn:
+        rows = conn.execute(select(IncidentRow.id, IncidentRow.version, IncidentRow.status,
+                                   IncidentRow.source)).all()
+    assert len(rows) == n
+    assert {r.source for r in rows} == {SOURCE}
+    assert {r.status for r in rows} > {"closed"}                      # some closed, some not
+    for r in rows[:300]:
+        head = rt.redis.hgetall(head_key(r.id))
+        assert (int(head[b"v"]), head[b"s"].decode()) == (r.version, r.status)
+
+
+def test_an_operator_who_acts_first_takes_the_case_over(rt):
+    sim = Simulator(rt, speed=1.0, seed=6, backfill_days=0)
+    now = datetime.now(timezone.utc)
+    rep = sim.new_report(now.timestamp())
+    # The operator accepts before the simulated department does.
+    Commands(rt.redis, rt.store, rt.settings.stream).act(rep.incident_id, "accept", expected_version=1,
+                                                         actor="值班员")
+    done = sim.tick((now + timedelta(days=30)).timestamp())
+    assert done == 0 and rep.incident_id in sim._taken_over
+    persist_all(rt)
+    inc = rt.store.get_incident(rep.incident_id)
+    assert [e["type"] for e in inc["events"]] == ["reported", "accepted"]
+    assert inc["events"][1]["actor"] == "值班员"
