@@ -23,3 +23,19 @@ def app(rt):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def drain(rt):
+    """``drain()``: run a persister until the stream has nothing left to store."""
+    from dashboard.stream import Persister
+
+    def run():
+        p = Persister(rt.redis, rt.store, rt.settings, name="test-drain")
+        p.ensure_group()
+        idle = 0
+        while idle < 2:  # own backlog, then new entries, until two reads come back empty
+            idle = idle + 1 if p.step() == 0 else 0
+        return p
+
+    return run

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from dashboard.commands import ACTIONS, ActionError, Commands, head_key
 from dashboard.domain import Event, fold
-from dashboard.stream import Persister
 
 FIELDS = {"route": {"department": "住建局"}, "assign": {"department": "综合行政执法局"}}
 NOTES = {"return": "不属本部门", "supervise": "请加快"}
@@ -18,7 +17,7 @@ NOTES = {"return": "不属本部门", "supervise": "请加快"}
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(actions=st.lists(st.sampled_from(sorted(ACTIONS)), min_size=1, max_size=15),
        stale=st.lists(st.booleans(), min_size=15, max_size=15))
-def test_random_actions_keep_log_projection_and_head_in_step(rt, make_events, actions, stale):
+def test_random_actions_keep_log_projection_and_head_in_step(rt, make_events, actions, stale, drain):
     report = make_events(1, seed=uuid.uuid4().int % 10_000, follow_ups=False)[0]
     rt.publisher.publish(report)
     cmds = Commands(rt.redis, rt.store, rt.settings.stream)
@@ -35,11 +34,7 @@ def test_random_actions_keep_log_projection_and_head_in_step(rt, make_events, ac
             continue
         assert expected == version
         version, accepted = res.version, accepted + 1
-    p = Persister(rt.redis, rt.store, rt.settings, name="props")
-    p.ensure_group()
-    idle = 0
-    while idle < 2:
-        idle = idle + 1 if p.step() == 0 else 0
+    drain()
     inc = rt.store.get_incident(report.incident_id)
     log = [Event(id=e["id"], incident_id=e["incident_id"], type=e["type"], at=e["at"], actor=e["actor"],
                  note=e["note"], data=e["data"], stream_pos=e["stream_pos"]) for e in inc["events"]]

@@ -7,17 +7,8 @@ import uuid
 import orjson
 import pytest
 
-from dashboard.stream import Persister
 
 XINQIAO = (28.5231, 121.4147)
-
-
-def persist_all(rt):
-    p = Persister(rt.redis, rt.store, rt.settings, name="actions-test")
-    p.ensure_group()
-    idle = 0
-    while idle < 2:
-        idle = idle + 1 if p.step() == 0 else 0
 
 
 def new_case(client):
@@ -34,7 +25,7 @@ def act(client, iid, action, version, **fields):
                        content_type="application/json")
 
 
-def test_closed_loop_through_the_api_is_stored_and_folded(client, rt):
+def test_closed_loop_through_the_api_is_stored_and_folded(client, rt, drain):
     iid = new_case(client)
     steps = [("accept", {}), ("assign", {"department": "司法调解中心"}), ("start", {}),
              ("supervise", {"note": "请加快"}), ("escalate", {"level": "village"}),
@@ -45,7 +36,7 @@ def test_closed_loop_through_the_api_is_stored_and_folded(client, rt):
         assert res.status_code == 202, res.get_json()
         assert res.get_json()["version"] == version + 1
         version += 1
-    persist_all(rt)
+    drain()
     inc = client.get(f"/api/v1/incidents/{iid}").get_json()
     assert inc["status"] == "closed" and inc["version"] == version == 8
     assert inc["department"] == "司法调解中心" and inc["resolved_level"] == "village"
@@ -74,7 +65,7 @@ def test_stale_version_is_refused_and_nothing_changes(client, rt):
     assert rt.redis.xlen(rt.settings.stream) == length
 
 
-def test_two_conflicting_actions_exactly_one_wins(app, rt):
+def test_two_conflicting_actions_exactly_one_wins(app, rt, drain):
     client = app.test_client()
     iid = new_case(client)
     assert act(client, iid, "accept", 1).status_code == 202
@@ -92,15 +83,15 @@ def test_two_conflicting_actions_exactly_one_wins(app, rt):
     for t in threads:
         t.join()
     assert sorted(results) == [202] + [409] * 7
-    persist_all(rt)
+    drain()
     inc = client.get(f"/api/v1/incidents/{iid}").get_json()
     assert inc["version"] == 3 and [e["type"] for e in inc["events"]].count("assigned") == 1
 
 
-def test_head_is_reloaded_from_the_database_when_redis_has_none(client, rt):
+def test_head_is_reloaded_from_the_database_when_redis_has_none(client, rt, drain):
     iid = new_case(client)
     act(client, iid, "accept", 1)
-    persist_all(rt)
+    drain()
     rt.redis.delete(f"case:{iid}")
     assert act(client, iid, "assign", 1, department="住建局").status_code == 409
     assert act(client, iid, "assign", 2, department="住建局").status_code == 202

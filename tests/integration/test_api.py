@@ -9,7 +9,6 @@ import orjson
 import pytest
 
 from dashboard.runtime import Runtime
-from dashboard.stream import Persister
 
 XINQIAO = (28.5231, 121.4147)  # a point in 新桥镇
 
@@ -27,15 +26,6 @@ def post(client, body, **kw):
     return client.post("/api/v1/incidents", data=data, **kw)
 
 
-def persist_all(rt):
-    p = Persister(rt.redis, rt.store, rt.settings, name="api-test")
-    p.ensure_group()
-    idle = 0
-    while idle < 2:  # own backlog, then new entries, until two reads come back empty
-        idle = idle + 1 if p.step() == 0 else 0
-    return p
-
-
 def test_categories_lists_the_four_platforms(client):
     res = client.get("/api/v1/categories")
     assert res.status_code == 200
@@ -45,7 +35,7 @@ def test_categories_lists_the_four_platforms(client):
     assert fire["default_urgency"] == "red" and fire["platform_name"] == "综治工作"
 
 
-def test_post_is_accepted_located_stored_and_readable(client, rt):
+def test_post_is_accepted_located_stored_and_readable(client, rt, drain):
     res = post(client, good_report(urgency="yellow", photos=["https://example.org/p/1.jpg"]))
     assert res.status_code == 202, res.get_json()
     body = res.get_json()
@@ -53,7 +43,7 @@ def test_post_is_accepted_located_stored_and_readable(client, rt):
     assert body["town"] == "331004103" and body["grid"].startswith("331004103")
     assert res.headers["Location"] == f"/api/v1/incidents/{iid}"
     assert client.get(f"/api/v1/incidents/{iid}").status_code == 404  # not stored yet
-    persist_all(rt)
+    drain()
     got = client.get(f"/api/v1/incidents/{iid}")
     assert got.status_code == 200
     inc = got.get_json()
@@ -62,19 +52,19 @@ def test_post_is_accepted_located_stored_and_readable(client, rt):
     assert [e["type"] for e in inc["events"]] == ["reported"]
 
 
-def test_post_with_id_is_idempotent(client, rt):
+def test_post_with_id_is_idempotent(client, rt, drain):
     iid = str(uuid.uuid4())
     for _ in range(3):
         assert post(client, good_report(id=iid)).status_code == 202
-    persist_all(rt)
+    drain()
     assert rt.store.count_incidents() == 1 and rt.store.count_events() == 1
 
 
-def test_given_grid_and_reported_at_are_kept(client, rt):
+def test_given_grid_and_reported_at_are_kept(client, rt, drain):
     grid = next(iter(rt.geo.grids))
     res = post(client, good_report(grid=grid, reported_at="2026-11-26T09:30:00+08:00"))
     assert res.status_code == 202
-    persist_all(rt)
+    drain()
     inc = client.get(f"/api/v1/incidents/{res.get_json()['id']}").get_json()
     assert inc["grid_code"] == grid
     assert inc["reported_at"] == "2026-11-26T01:30:00+00:00"
@@ -108,7 +98,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("case,body,kw,status,field", BAD, ids=[b[0] for b in BAD])
-def test_bad_input_is_refused_and_nothing_is_written(client, rt, case, body, kw, status, field):
+def test_bad_input_is_refused_and_nothing_is_written(client, rt, case, body, kw, status, field, drain):
     before = rt.redis.xlen(rt.settings.stream)
     res = post(client, body, **kw)
     assert res.status_code == status, res.get_data(as_text=True)
@@ -118,7 +108,7 @@ def test_bad_input_is_refused_and_nothing_is_written(client, rt, case, body, kw,
         assert field in answer["error"]
         assert any(f["field"] == field for f in answer["fields"])
     assert rt.redis.xlen(rt.settings.stream) == before
-    persist_all(rt)
+    drain()
     assert rt.store.count_events() == 0
 
 
@@ -127,13 +117,13 @@ def test_get_incident_bad_and_unknown_ids(client):
     assert client.get(f"/api/v1/incidents/{uuid.uuid4()}").status_code == 404
 
 
-def test_healthz_reports_pipeline_state(client, rt, r):
+def test_healthz_reports_pipeline_state(client, rt, r, drain):
     for _ in range(3):
         post(client, good_report())
     body = client.get("/healthz").get_json()
     assert body["status"] == "ok" and body["redis"] and body["database"]
     assert body["stream_length"] == 3 and body["lag"] == 3 and body["incidents"] == 0
-    persist_all(rt)
+    drain()
     r.xadd(rt.settings.dead_letter_stream, {"error": "x"})
     body = client.get("/healthz").get_json()
     assert body["lag"] == 0 and body["pending"] == 0 and body["incidents"] == 3
@@ -177,12 +167,12 @@ def test_amap_preset_serves_grids_shifted_to_gcj02(settings):
         rt.close()
 
 
-def test_live_markers_are_served_once_compressed_with_etag(client, rt):
+def test_live_markers_are_served_once_compressed_with_etag(client, rt, drain):
     import gzip as _gzip
 
     post(client, good_report())
     other = post(client, good_report(lat=28.5949, lon=121.3224)).get_json()  # 桐屿街道
-    persist_all(rt)
+    drain()
     res = client.get("/api/v1/live/markers.geojson?v=1", headers={"Accept-Encoding": "gzip"})
     assert res.status_code == 200 and res.headers["Content-Encoding"] == "gzip"
     fc = orjson.loads(_gzip.decompress(res.get_data()))

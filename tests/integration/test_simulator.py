@@ -8,22 +8,13 @@ from sqlalchemy import select
 from dashboard.commands import Commands, head_key
 from dashboard.simulator import SOURCE, Simulator
 from dashboard.store import IncidentRow
-from dashboard.stream import Persister
 
 
-def persist_all(rt):
-    p = Persister(rt.redis, rt.store, rt.settings, name="sim-test")
-    p.ensure_group()
-    idle = 0
-    while idle < 2:
-        idle = idle + 1 if p.step() == 0 else 0
-
-
-def test_backfill_is_stored_and_heads_match_the_stored_versions(rt):
+def test_backfill_is_stored_and_heads_match_the_stored_versions(rt, drain):
     sim = Simulator(rt, speed=1.0, seed=5, backfill_days=0)
     n = sim.backfill(0.5)
     assert 1500 < n < 3000  # ~0.05 reports/s over 12 hours, with the day/night rhythm
-    persist_all(rt)
+    drain()
     with rt.store.engine.connect() as conn:
         rows = conn.execute(select(IncidentRow.id, IncidentRow.version, IncidentRow.status,
                                    IncidentRow.source)).all()
@@ -35,7 +26,7 @@ def test_backfill_is_stored_and_heads_match_the_stored_versions(rt):
         assert (int(head[b"v"]), head[b"s"].decode()) == (r.version, r.status)
 
 
-def test_an_operator_who_acts_first_takes_the_case_over(rt):
+def test_an_operator_who_acts_first_takes_the_case_over(rt, drain):
     sim = Simulator(rt, speed=1.0, seed=6, backfill_days=0)
     now = datetime.now(timezone.utc)
     rep = sim.new_report(now.timestamp())
@@ -44,7 +35,7 @@ def test_an_operator_who_acts_first_takes_the_case_over(rt):
                                                          actor="值班员")
     done = sim.tick((now + timedelta(days=30)).timestamp())
     assert done == 0 and rep.incident_id in sim._taken_over
-    persist_all(rt)
+    drain()
     inc = rt.store.get_incident(rep.incident_id)
     assert [e["type"] for e in inc["events"]] == ["reported", "accepted"]
     assert inc["events"][1]["actor"] == "值班员"
