@@ -2,6 +2,7 @@
 
   worker               run a persister (any number of them share the consumer group)
   simulate             publish demo reports and follow-ups (DEMO DATA)
+  sla                  run the SLA clock (urgency rises near deadlines, overdue cases escalate)
   db upgrade           apply the database migrations
   db rebuild           refold every incident from the event log
   dead list            show the dead-letter stream
@@ -54,6 +55,18 @@ def cmd_simulate(args, s: Settings) -> None:
         rt.close()
 
 
+def cmd_sla(args, s: Settings) -> None:
+    from .runtime import Runtime
+    from .sla import SlaPolicy, SlaWatcher
+    _settings_need_redis(s)
+    rt = Runtime.start(s.with_(simulate=False, run_persister=False, sla_watch=False), migrate=False)
+    watcher = SlaWatcher(rt, SlaPolicy.load(auto_escalate=s.sla_auto_escalate), interval=s.sla_interval_s)
+    try:
+        _run_until_signal(watcher)
+    finally:
+        rt.close()
+
+
 def cmd_db(args, s: Settings) -> None:
     from .migrations import upgrade
     from .store import Store
@@ -101,6 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     sm.add_argument("--backfill-days", type=float, default=0.0,
                     help="first publish this many days of history when the database is empty")
     sm.set_defaults(fn=cmd_simulate)
+    sl = sub.add_parser("sla", help="run the SLA clock: urgency rises, overdue cases escalate")
+    sl.set_defaults(fn=cmd_sla)
     d = sub.add_parser("db", help="database maintenance")
     d.add_argument("action", choices=["upgrade", "rebuild"])
     d.set_defaults(fn=cmd_db)

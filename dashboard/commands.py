@@ -90,7 +90,7 @@ class Commands:
         self.stream = stream
         self._append = r.register_script(_APPEND)
 
-    def _ensure_head(self, incident_id: uuid.UUID) -> None:
+    def ensure_head(self, incident_id: uuid.UUID) -> None:
         key = head_key(incident_id)
         if self.r.exists(key):
             return
@@ -117,7 +117,7 @@ class Commands:
             raise ActionError(422, f"level must be one of {', '.join(LEVELS)}", field="level")
         ev = Event(id=uuid.uuid4(), incident_id=incident_id, type=ACTIONS[action],
                    at=at or datetime.now(timezone.utc), actor=actor, note=note, data=data)
-        self._ensure_head(incident_id)
+        self.ensure_head(incident_id)
         return self.append(ev, expected_version)
 
     def _args(self, ev: Event, expected_version: int) -> tuple[list, list]:
@@ -136,7 +136,7 @@ class Commands:
         if outcome == "ok":
             return ActionResult(ev.incident_id, ev.id, action, int(res[1]), res[2].decode())
         if outcome == "missing":  # the head expired meanwhile: reload it and try once more
-            self._ensure_head(ev.incident_id)
+            self.ensure_head(ev.incident_id)
             res = self._append(keys=keys, args=args)
             outcome = res[0].decode()
             if outcome == "ok":

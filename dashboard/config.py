@@ -64,6 +64,10 @@ class Settings:
     simulate: bool = True
     simulator_speed: float = 60.0  # 1.0 = real district rate (~0.05 reports/s)
     simulator_backfill_days: float = 7.0  # history published first on an empty database
+    # SLA clock (dashboard/sla.py; deadlines in data/sla.csv)
+    sla_watch: bool = True        # run the SLA watcher in this process
+    sla_interval_s: float = 30.0
+    sla_auto_escalate: bool = True
     # Database
     auto_migrate: bool = True     # apply Alembic migrations when the web process starts
     # API
@@ -108,6 +112,9 @@ class Settings:
             stream_retention_s=_num(env, "STREAM_RETENTION_S", 3600, int),
             claim_idle_ms=_num(env, "CLAIM_IDLE_MS", 30_000, int),
             refresh_ms=_num(env, "REFRESH_MS", 1000, int),
+            sla_watch=_bool(env.get("SLA_WATCH"), embedded),
+            sla_interval_s=_num(env, "SLA_INTERVAL_S", 30.0),
+            sla_auto_escalate=_bool(env.get("SLA_AUTO_ESCALATE"), True),
             tile_preset=env.get("TILE_PRESET", "none"),
             tile_url=env.get("TILE_URL") or None,
             tianditu_key=env.get("TIANDITU_KEY") or None,

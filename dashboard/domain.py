@@ -90,6 +90,28 @@ def categories() -> dict[str, Category]:
     return load_categories()
 
 
+@dataclass(frozen=True)
+class Department:
+    code: str
+    name_zh: str
+    name_en: str
+    platforms: tuple[str, ...]
+
+
+@lru_cache(maxsize=1)
+def departments() -> dict[str, Department]:
+    """The departments cases are assigned to (data/departments.csv, seeded for the demo)."""
+    out = {}
+    with open(DATA_DIR / "departments.csv", encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            plats = tuple(p for p in row["platforms"].split(";") if p)
+            unknown = [p for p in plats if p not in PLATFORMS]
+            if unknown:
+                raise ValueError(f"department {row['code']}: unknown platform {unknown}")
+            out[row["code"]] = Department(row["code"], row["name_zh"], row["name_en"], plats)
+    return out
+
+
 # --------------------------------------------------------------------------- lifecycle
 
 class Status(str, Enum):

@@ -54,6 +54,10 @@ class Runtime:
         if background:
             if settings.run_persister:
                 rt.spawn(Persister(rt.redis, rt.store, settings), "persister")
+            if settings.sla_watch:
+                from .sla import SlaPolicy, SlaWatcher
+                rt.spawn(SlaWatcher(rt, SlaPolicy.load(auto_escalate=settings.sla_auto_escalate),
+                                    interval=settings.sla_interval_s), "sla")
             if settings.simulate:
                 from .simulator import Simulator
                 rt.spawn(Simulator(rt, speed=settings.simulator_speed,

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from shapely.geometry import Point
 
-from .domain import LEVELS, Event, categories
+from .domain import LEVELS, TRANSITIONS, Event, categories, departments
 from .intake import report_event
 from .schemas import ReportIn
 
@@ -48,13 +48,6 @@ CATEGORY_WEIGHTS = {
     "rental_housing": 14, "floating_population": 8, "food_safety": 4, "unlicensed_business": 4,
     "price_quality": 2, "illegal_construction": 5, "environment": 6, "road_occupation": 7,
     "garbage": 10, "damaged_facility": 6, "road_damage": 5, "utilities": 3, "assistance": 2,
-}
-
-DEPARTMENTS = {
-    "public_order": ["公安分局", "消防救援大队", "应急管理局", "司法调解中心"],
-    "market": ["市场监管分局"],
-    "enforcement": ["综合行政执法局", "生态环境分局", "住建局"],
-    "services": ["住建局", "民政局", "卫健局", "供电供水公司"],
 }
 
 PLACES = ["路口", "菜市场旁", "老街", "出租房", "厂区门口", "河道边", "学校周边", "小区内", "村道旁", "公交站附近"]
@@ -101,8 +94,9 @@ class Simulator:
         # (due unix time, seq, event, expected version): follow-ups go through the same
         # checked actions as an operator's (dashboard.commands); a case an operator took
         # over (the action is refused) gets no more simulated steps.
-        self._queue: list[tuple[float, int, Event, int]] = []
+        self._queue: list[tuple[float, int, Event, int, str]] = []
         self._taken_over: set = set()
+        self._shift: dict = {}  # case -> versions added meanwhile by the SLA clock or supervisors
         self._seq = 0
         geo = runtime.geo
         self._grids = list(geo.grids.values())
@@ -169,7 +163,7 @@ class Simulator:
         accept_h = (r.uniform(0.05, 1.0) if red else r.lognormvariate(math.log(1.5), 0.8)) if u < 0.9 \
             else r.uniform(4, 20) if u < 0.96 else r.uniform(24, 60)
         ev("accepted", accept_h)
-        dept = r.choice(DEPARTMENTS[plat])
+        dept = r.choice([d.name_zh for d in departments().values() if plat in d.platforms])
         assign_h = accept_h + r.uniform(0.1, 3.0)
         ev("assigned", assign_h, department=dept)
         v = r.random()
@@ -200,15 +194,20 @@ class Simulator:
             self._commands = Commands(self.rt.redis, self.rt.store, self.rt.settings.stream)
         return self._commands
 
-    def _schedule(self, follow: list[tuple[Event, int]]) -> None:
-        for e, version in follow:
+    def _schedule(self, follow: list[tuple[Event, int, str]]) -> None:
+        for e, version, status in follow:
             self._seq += 1
-            heapq.heappush(self._queue, (e.at.timestamp(), self._seq, e, version))
+            heapq.heappush(self._queue, (e.at.timestamp(), self._seq, e, version, status))
 
     @staticmethod
-    def _versioned(events: list[Event]) -> list[tuple[Event, int]]:
-        """A case is at version 1 after its report; its n-th follow-up expects version n."""
-        return [(e, i + 1) for i, e in enumerate(events)]
+    def _versioned(events: list[Event]) -> list[tuple[Event, int, str]]:
+        """A case is at version 1 after its report; its n-th follow-up expects version n and
+        the status its earlier steps left."""
+        out, status = [], "reported"
+        for i, e in enumerate(events):
+            out.append((e, i + 1, status))
+            status = TRANSITIONS[e.type][1] or status
+        return out
 
     def backfill(self, days: float, now: datetime | None = None) -> int:
         """Publish ``days`` of history at the real rate; schedule follow-ups still to come."""
@@ -225,8 +224,8 @@ class Simulator:
             rep = self.make_report(datetime.fromtimestamp(ts, timezone.utc))
             fu = self._versioned(self.follow_ups(rep, 1.0))
             reports.append(rep)
-            past.extend((e, v) for e, v in fu if e.at <= now)
-            self._schedule([(e, v) for e, v in fu if e.at > now])
+            past.extend((e, v) for e, v, _ in fu if e.at <= now)
+            self._schedule([item for item in fu if item[0].at > now])
             n += 1
         # Reports first (each with its case head), then the steps in time order: every case's
         # report is in the stream before its steps.
@@ -238,20 +237,37 @@ class Simulator:
         return n
 
     def tick(self, now: float) -> int:
-        """Carry out every scheduled step due by ``now``. Returns how many were appended."""
+        """Carry out every scheduled step due by ``now``. Returns how many were appended.
+
+        A step refused because the case gained versions while its status stayed where the
+        department left it (the SLA clock raised its urgency, a leader supervised it) is done at
+        the new version; a case whose status someone else moved is theirs from then on."""
         from .commands import ActionError
 
         done = 0
         while self._queue and self._queue[0][0] <= now:
             item = heapq.heappop(self._queue)
-            ev, version = item[2], item[3]
-            if ev.incident_id in self._taken_over:
+            ev, version, status = item[2], item[3], item[4]
+            iid = ev.incident_id
+            if iid in self._taken_over:
                 continue
             try:
-                self.commands.append(ev, version)
+                for attempt in range(3):
+                    v = version + self._shift.get(iid, 0)
+                    try:
+                        self.commands.append(ev, v)
+                        break
+                    except ActionError as exc:
+                        head_v, head_s = exc.extra.get("version"), exc.extra.get("status")
+                        if attempt == 2 or head_s != status or head_v is None or head_v <= v:
+                            raise
+                        self._shift[iid] = self._shift.get(iid, 0) + head_v - v
                 done += 1
+                if ev.type == "closed":
+                    self._shift.pop(iid, None)
             except ActionError:
-                self._taken_over.add(ev.incident_id)  # an operator acted first: leave it to them
+                self._taken_over.add(iid)  # an operator moved the case along: leave it to them
+                self._shift.pop(iid, None)
             except Exception:
                 heapq.heappush(self._queue, item)  # Redis away: keep it, retry on the next tick
                 raise

@@ -329,6 +329,14 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    def open_cases_for_sla(self) -> list[dict]:
+        """What the SLA clock needs of every open case."""
+        t = IncidentRow.__table__
+        q = select(t.c.id, t.c.status, t.c.category, t.c.base_urgency, t.c.urgency, t.c.reported_at,
+                   t.c.accepted_at, t.c.level, t.c.version).where(t.c.status.in_(OPEN_STATUSES))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
     def incidents_changed_since(self, since: datetime | None, town_code: str | None = None) -> list[dict]:
         """Incidents (open or not) whose projection changed at or after ``since``."""
         t = IncidentRow.__table__

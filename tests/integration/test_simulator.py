@@ -39,3 +39,21 @@ def test_an_operator_who_acts_first_takes_the_case_over(rt, drain):
     inc = rt.store.get_incident(rep.incident_id)
     assert [e["type"] for e in inc["events"]] == ["reported", "accepted"]
     assert inc["events"][1]["actor"] == "值班员"
+
+
+def test_clock_and_supervision_do_not_stop_the_simulated_department(rt, drain):
+    sim = Simulator(rt, speed=1.0, seed=7, backfill_days=0)
+    now = datetime.now(timezone.utc)
+    rep = sim.new_report(now.timestamp())
+    cmds = Commands(rt.redis, rt.store, rt.settings.stream)
+    # A leader supervises and the clock raises urgency while the case waits for acceptance:
+    # versions move on, the status does not.
+    cmds.act(rep.incident_id, "supervise", expected_version=1, actor="区领导", note="请尽快受理")
+    cmds.act(rep.incident_id, "escalate", expected_version=2, actor="SLA")
+    sim.tick((now + timedelta(days=30)).timestamp())
+    assert rep.incident_id not in sim._taken_over
+    drain()
+    inc = rt.store.get_incident(rep.incident_id)
+    assert inc["status"] == "closed"
+    types = [e["type"] for e in inc["events"]]
+    assert types[:3] == ["reported", "supervised", "escalated"] and types[-1] == "closed"

@@ -75,3 +75,11 @@ def test_allowed_events_match_the_table(status):
 def test_reported_event_id_is_stable():
     assert reported_event_id(IID) == reported_event_id(IID)
     assert reported_event_id(IID) != reported_event_id(uuid.uuid4())
+
+
+def test_every_platform_has_a_department():
+    from dashboard.domain import PLATFORMS, departments
+    deps = departments()
+    assert {"公安分局", "消防救援大队", "市场监管分局", "综合行政执法局", "住建局"} <= {d.name_zh for d in deps.values()}
+    for platform in PLATFORMS:
+        assert any(platform in d.platforms for d in deps.values()), platform
