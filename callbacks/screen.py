@@ -19,12 +19,15 @@ import orjson
 import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
-from dashboard.domain import STATUS_NAMES, categories
+from dashboard.domain import STATUS_NAMES, categories, departments
 from dashboard.i18n import EVENT_NAMES, lang_of, pick, t
+from layouts import console as console_layout
 from layouts import screen as screen_layout
 
 FOLLOW_SECONDS = 90          # the wall follows a new red incident this long
 FOLLOW_FRESH_SECONDS = 120   # only red incidents reported this recently are followed
+HIDEOUT_SETTLE_TICKS = 5     # live ticks after page load that always carry the grid colours
+HIDEOUT_REPEAT_TICKS = 30    # and then every this many ticks
 
 
 def _fmt_pct(rate):
@@ -57,6 +60,10 @@ def register(app, services) -> None:
         q = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
         lang = lang_of(q.get("lang"))
         parts = [p for p in (pathname or "/").split("/") if p]
+        if parts == ["console"]:
+            town = q.get("town") if q.get("town") in geo.towns else None
+            return console_layout.layout(lang=lang, towns=geo.towns, categories=cats,
+                                         departments=departments(), town=town)
         if parts in ([], ["screen"]):
             scope = None
         elif len(parts) == 2 and parts[0] == "screen":
@@ -101,8 +108,14 @@ def register(app, services) -> None:
         now = datetime.now(tz)
         as_of = now.strftime("%H:%M:%S")
         heartbeat = int(now.timestamp() * 1000)
+        hideout = {**screen_layout.URGENCY_HIDEOUT, "urgency": snap.grid_urgency}
         if snap.version == known_version:
-            return (*(no_update,) * 6, as_of, heartbeat, no_update, no_update)
+            # A hideout that reaches the grid layer while it is still loading its GeoJSON is
+            # lost (dash-leaflet): repeat the full colours during the first seconds and then
+            # every half minute, so a freshly opened screen never stays uncoloured.
+            resend = (_n or 0) < HIDEOUT_SETTLE_TICKS or (_n or 0) % HIDEOUT_REPEAT_TICKS == 0
+            return (no_update, hideout if resend else no_update, *(no_update,) * 4, as_of, heartbeat,
+                    no_update, no_update)
         ticker = [html.Div(className=f"sc-tick sc-tick-{r['urgency']}", children=[
             html.Span(r["reported_at"].astimezone(tz).strftime("%H:%M"), className="sc-tick-time"),
             html.Span({"red": "▲", "yellow": "■", "green": "●"}[r["urgency"]], className="sc-tick-sym"),
@@ -120,7 +133,7 @@ def register(app, services) -> None:
                               "until": heartbeat + FOLLOW_SECONDS * 1000,
                               "label": f"{cat_name(red['category'], lang)} · {red['description'][:40]}"}
         return (screen_layout.markers_url(scope, snap.version),
-                {**screen_layout.URGENCY_HIDEOUT, "urgency": snap.grid_urgency}, ticker,
+                hideout, ticker,
                 f"{c['red']:,}", f"{c['yellow']:,}", f"{c['green']:,}", as_of, heartbeat,
                 snap.version, new_follow)
 

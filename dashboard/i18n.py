@@ -68,6 +68,33 @@ TEXT = {
     "status": ("状态", "Status"),
     "no_data": ("暂无", "n/a"),
     "switch_lang": ("English", "中文"),
+    "console": ("事件处置台", "Operator console"),
+    "col_reported": ("上报时间", "Reported"),
+    "col_grid": ("网格", "Grid"),
+    "col_category": ("类别", "Category"),
+    "col_urgency": ("紧急程度", "Urgency"),
+    "col_sla": ("时限", "Deadline"),
+    "col_department": ("承办部门", "Department"),
+    "col_description": ("事件描述", "Description"),
+    "bulk_assign": ("批量交办", "Assign selected"),
+    "pick_case": ("在左侧列表中选择一个事件", "Pick a case in the list"),
+    "note": ("处置意见 / 备注", "Note"),
+    "level": ("上报层级", "Level"),
+    "accept_by": ("受理时限", "Accept by"),
+    "close_by": ("办结时限", "Close by"),
+    "overdue_by": ("已超期", "overdue by"),
+    "remaining": ("剩余", "left"),
+    "version_pending": ("最新操作正在入库…", "latest step being stored…"),
+    "done_ok": ("已提交", "Submitted"),
+    "assigned_n": ("已交办 {n} 件", "{n} assigned"),
+    "conflicts_n": ("{n} 件冲突未交办", "{n} refused"),
+}
+
+ACTION_NAMES = {
+    "accept": ("受理", "Accept"), "route": ("流转", "Route"), "assign": ("交办", "Assign"),
+    "start": ("开始办理", "Start"), "resolve": ("办结", "Resolve"), "close": ("反馈结案", "Close"),
+    "return": ("退回", "Return"), "reopen": ("重新办理", "Reopen"), "supervise": ("督办", "Supervise"),
+    "escalate": ("上报上级", "Escalate"),
 }
 
 EVENT_NAMES = {

@@ -329,6 +329,28 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    def list_cases(self, *, town: str | None = None, categories: list[str] | None = None,
+                   urgencies: list[str] | None = None, statuses: list[str] | None = None,
+                   grid: str | None = None, limit: int = 2000) -> list[dict]:
+        """Cases for the operator console, newest first, filtered in SQL."""
+        t = IncidentRow.__table__
+        q = select(t.c.id, t.c.reported_at, t.c.town_code, t.c.grid_code, t.c.category, t.c.description,
+                   t.c.base_urgency, t.c.urgency, t.c.status, t.c.level, t.c.department, t.c.accepted_at,
+                   t.c.closed_at, t.c.version)
+        if town:
+            q = q.where(t.c.town_code == town)
+        if categories:
+            q = q.where(t.c.category.in_(categories))
+        if urgencies:
+            q = q.where(t.c.urgency.in_(urgencies))
+        if statuses:
+            q = q.where(t.c.status.in_(statuses))
+        if grid:
+            q = q.where(t.c.grid_code == grid)
+        q = q.order_by(t.c.reported_at.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
     def open_cases_for_sla(self) -> list[dict]:
         """What the SLA clock needs of every open case."""
         t = IncidentRow.__table__

@@ -1,0 +1,193 @@
+"""Callbacks of the operator console. Thin: filters -> store query, actions -> dashboard.commands."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from dash import ALL, Input, Output, State, ctx, html, no_update
+
+from callbacks.screen import camera_tile
+from dashboard.commands import ACTIONS, ActionError, Commands, head_key
+from dashboard.domain import STATUS_NAMES, allowed_events, categories
+from dashboard.i18n import ACTION_NAMES, EVENT_NAMES, pick, t
+from dashboard.sla import SlaPolicy
+
+EVENT_ACTION = {v: k for k, v in ACTIONS.items()}
+
+
+def _span(td, lang):
+    secs = int(abs(td.total_seconds()))
+    h, m = divmod(secs // 60, 60)
+    d, h = divmod(h, 24)
+    return (f"{d}天{h}小时" if lang != "en" else f"{d}d {h}h") if d else \
+        (f"{h}小时{m}分" if lang != "en" else f"{h}h {m}m")
+
+
+def register(app, services) -> None:
+    rt, cams = services.runtime, services.cameras
+    tz = ZoneInfo(rt.settings.timezone)
+    policy = SlaPolicy.load()
+    cats = categories()
+    geo = rt.geo
+
+    def commands():
+        return Commands(rt.redis, rt.store, rt.settings.stream)
+
+    def sla_text(case, now, lang):
+        p = policy.pending(case)
+        if p is None:
+            return "", False
+        stage, due, _ = p
+        left = due - now
+        label = t("accept_by" if stage == "accept" else "close_by", lang)
+        if left.total_seconds() < 0:
+            return f"{label} {t('overdue_by', lang)} {_span(left, lang)}", True
+        return f"{label} {t('remaining', lang)} {_span(left, lang)}", False
+
+    @app.callback(
+        Output("case-grid", "rowData"),
+        Input("f-town", "value"), Input("f-category", "value"), Input("f-urgency", "value"),
+        Input("f-status", "value"), Input("f-grid", "value"), Input("f-overdue", "value"),
+        Input("console-tick", "n_intervals"),
+        State("console-config", "data"),
+    )
+    def list_cases(town, cats_f, urg, status, grid, overdue, _n, cfg):
+        lang = cfg["lang"]
+        now = datetime.now(timezone.utc)
+        rows = rt.store.list_cases(town=town or None, categories=cats_f or None, urgencies=urg or None,
+                                   statuses=status or None, grid=(grid or "").strip() or None)
+        out = []
+        for r in rows:
+            sla, late = sla_text(r, now, lang)
+            if overdue and not late:
+                continue
+            g = geo.grids.get(r["grid_code"])
+            c = cats.get(r["category"])
+            out.append({
+                "id": str(r["id"]), "reported": r["reported_at"].astimezone(tz).strftime("%m-%d %H:%M"),
+                "town": (geo.towns.get(r["town_code"]) or {}).get("name_en" if lang == "en" else "name", ""),
+                "grid": g.name if g else r["grid_code"],
+                "category": (c.name_en if lang == "en" else c.name_zh) if c else r["category"],
+                "u": r["urgency"], "urgency": t(f"legend_{r['urgency']}", lang),
+                "status": pick(STATUS_NAMES[r["status"]], lang), "sla": sla, "overdue": late,
+                "department": r["department"] or "", "description": r["description"],
+            })
+            if len(out) >= 500:
+                break
+        return out
+
+    @app.callback(Output("case-id", "data"), Input("case-grid", "cellClicked"), prevent_initial_call=True)
+    def pick_case(cell):
+        return (cell or {}).get("rowId") or no_update
+
+    @app.callback(
+        Output("case-detail", "children"),
+        Output("case-buttons", "children"),
+        Output("case-version", "data"),
+        Input("case-id", "data"),
+        Input("console-tick", "n_intervals"),
+        Input("case-result", "children"),
+        State("console-config", "data"),
+    )
+    def show_case(case_id, _n, _result, cfg):
+        if not case_id:
+            return no_update, no_update, no_update
+        lang = cfg["lang"]
+        inc = rt.store.get_incident(uuid.UUID(case_id))
+        if inc is None:
+            return html.Div(t("version_pending", lang)), [], no_update
+        head = rt.redis.hgetall(head_key(inc["id"]))
+        version = int(head[b"v"]) if head else inc["version"]
+        status = head[b"s"].decode() if head else inc["status"]
+        now = datetime.now(timezone.utc)
+        d = policy.deadlines(inc["category"], inc["base_urgency"], inc["reported_at"])
+        sla, late = sla_text(inc, now, lang)
+        c = cats.get(inc["category"])
+        grid = geo.grids.get(inc["grid_code"])
+        timeline = [html.Li([
+            html.Span(e["at"].astimezone(tz).strftime("%m-%d %H:%M"), className="sc-tl-time"),
+            html.Span(pick(EVENT_NAMES.get(e["type"], (e["type"], e["type"])), lang), className="sc-tl-type"),
+            html.Span(" ".join(x for x in (e["actor"], (e["data"] or {}).get("department", ""),
+                                           (e["data"] or {}).get("urgency", ""), (e["data"] or {}).get("level", ""),
+                                           e["note"]) if x), className="sc-tl-note"),
+        ]) for e in inc["events"]]
+        photos = [html.Img(src=p, className="sc-photo") for p in inc["photos"]
+                  if isinstance(p, str) and p.startswith(("https://", "http://", "/"))]
+        near = cams.nearest(inc["lat"], inc["lon"], k=2)
+        detail = [
+            html.Div(className=f"sc-detail-head sc-u-{inc['urgency']}", id="case-title", children=[
+                (c.name_en if lang == "en" else c.name_zh) if c else inc["category"], " · ",
+                pick(STATUS_NAMES[status], lang)]),
+            html.Div(inc["description"], className="sc-detail-desc"),
+            html.Div(f"{(geo.towns.get(inc['town_code']) or {}).get('name', '')} · "
+                     f"{grid.name if grid else inc['grid_code']} · {inc['reporter']}", className="sc-detail-meta"),
+            html.Div(className="cn-sla" + (" cn-overdue" if late else ""), id="case-sla", children=[
+                html.Div(sla),
+                html.Div(f"{t('accept_by', lang)} {d.accept_by.astimezone(tz):%m-%d %H:%M} · "
+                         f"{t('close_by', lang)} {d.close_by.astimezone(tz):%m-%d %H:%M}"),
+            ]),
+            *([html.Div(t("version_pending", lang), className="cn-hint")] if version > inc["version"] else []),
+            html.Div(t("detail_timeline", lang), className="sc-detail-sub"),
+            html.Ul(timeline, className="sc-timeline", id="case-timeline"),
+            *([html.Div(photos)] if photos else []),
+            html.Div(t("detail_cameras", lang), className="sc-detail-sub"),
+            html.Div(className="sc-detail-cams", children=[camera_tile(n.camera, cams, now, tz, lang, small=True)
+                                                         for n in near]),
+        ]
+        buttons = [html.Button(pick(ACTION_NAMES[EVENT_ACTION[e]], lang), className="cn-btn",
+                               id={"type": "case-action", "action": EVENT_ACTION[e]})
+                   for e in allowed_events(status) if e in EVENT_ACTION]
+        return detail, buttons, {"id": case_id, "version": version}
+
+    @app.callback(
+        Output("case-result", "children"),
+        Input({"type": "case-action", "action": ALL}, "n_clicks"),
+        State("case-version", "data"),
+        State("case-note", "value"),
+        State("case-dept", "value"),
+        State("case-level", "value"),
+        State("console-config", "data"),
+        prevent_initial_call=True,
+    )
+    def do_action(clicks, case, note, dept, level, cfg):
+        trig = ctx.triggered_id
+        if not isinstance(trig, dict) or not case or not any(clicks or []):
+            return no_update
+        lang = cfg["lang"]
+        data = {k: v for k, v in (("department", dept), ("level", level)) if v}
+        try:
+            res = commands().act(uuid.UUID(case["id"]), trig["action"], expected_version=case["version"],
+                                 actor="值班员" if lang != "en" else "operator", note=(note or "").strip(),
+                                 data=data)
+        except ActionError as exc:
+            return html.Span(exc.message, className="cn-error")
+        return f"{t('done_ok', lang)}: {pick(ACTION_NAMES[res.action], lang)} (v{res.version})"
+
+    @app.callback(
+        Output("bulk-result", "children"),
+        Input("bulk-assign", "n_clicks"),
+        State("case-grid", "selectedRows"),
+        State("bulk-dept", "value"),
+        State("console-config", "data"),
+        prevent_initial_call=True,
+    )
+    def bulk_assign(_n, rows, dept, cfg):
+        lang = cfg["lang"]
+        if not rows or not dept:
+            return t("col_department", lang) + "?"
+        cmd, ok, refused = commands(), 0, 0
+        for row in rows:
+            iid = uuid.UUID(row["id"])
+            cmd.ensure_head(iid)
+            head = rt.redis.hgetall(head_key(iid))
+            try:
+                if head[b"s"] == b"reported":  # accept first: 受理 before 交办
+                    cmd.act(iid, "accept", expected_version=int(head[b"v"]), actor="值班员")
+                    head = rt.redis.hgetall(head_key(iid))
+                cmd.act(iid, "assign", expected_version=int(head[b"v"]), actor="值班员", data={"department": dept})
+                ok += 1
+            except ActionError:
+                refused += 1
+        msg = t("assigned_n", lang).format(n=ok)
+        return msg + ("; " + t("conflicts_n", lang).format(n=refused) if refused else "")

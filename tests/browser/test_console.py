@@ -1,0 +1,86 @@
+"""The operator console in real headless Chromium: accept, assign and close a case; the timeline
+shows each step and the big screen's colours follow."""
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from test_screen import WebDriverWait, open_screen, report
+
+pytestmark = pytest.mark.browser
+
+
+def click_action(driver, label):
+    button = WebDriverWait(driver, 10).until(
+        lambda d: next((b for b in d.find_elements(By.CSS_SELECTOR, "#case-buttons button") if b.text == label), None))
+    button.click()
+    WebDriverWait(driver, 10).until(lambda d: "已提交" in d.find_element(By.ID, "case-result").text
+                                    and label in d.find_element(By.ID, "case-result").text)
+
+
+def choose(driver, dropdown_id, text):
+    """Pick an option of a Dash 4 dropdown (a button that opens a listbox)."""
+    driver.find_element(By.ID, dropdown_id).click()
+    WebDriverWait(driver, 5).until(
+        lambda d: next((o for o in d.find_elements(By.CSS_SELECTOR, '[role="option"]') if o.text == text), None)
+    ).click()
+    WebDriverWait(driver, 5).until(lambda d: text in d.find_element(By.ID, dropdown_id).text)
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+
+
+def timeline(driver):
+    return [li.find_element(By.CSS_SELECTOR, ".sc-tl-type").text
+            for li in driver.find_elements(By.CSS_SELECTOR, "#case-timeline li")]
+
+
+def test_operator_accepts_assigns_and_closes_a_case(browser, live_server):
+    res = live_server.post_report(report(description="测试：楼道私拉电线"))
+    iid = res.json()["id"]
+    open_screen(browser, live_server.url + "/screen")
+    WebDriverWait(browser, 5).until(lambda d: d.find_elements(By.CSS_SELECTOR, "path.gd-grid-r"))
+    assert browser.find_element(By.ID, "kpi-open-red").text == "1"
+
+    browser.get(live_server.url + "/console")
+    row = WebDriverWait(browser, 15).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, f'.ag-row[row-id="{iid}"] [col-id="description"]'))
+    row.click()
+    WebDriverWait(browser, 10).until(lambda d: "测试：楼道私拉电线" in d.find_element(By.ID, "case-detail").text)
+    assert [b.text for b in browser.find_elements(By.CSS_SELECTOR, "#case-buttons button")] == \
+        ["受理", "督办", "上报上级"]                      # only what the status allows
+    assert "受理时限" in browser.find_element(By.ID, "case-sla").text
+
+    click_action(browser, "受理")
+    WebDriverWait(browser, 10).until(lambda d: "受理" in timeline(d))
+    choose(browser, "case-dept", "消防救援大队")
+    click_action(browser, "交办")
+    WebDriverWait(browser, 10).until(lambda d: "交办" in timeline(d))
+    click_action(browser, "办结")
+    WebDriverWait(browser, 10).until(lambda d: "办结" in timeline(d))
+    click_action(browser, "反馈结案")
+    WebDriverWait(browser, 10).until(lambda d: timeline(d) == ["上报", "受理", "交办", "办结", "反馈结案"])
+    assert "消防救援大队" in browser.find_element(By.ID, "case-timeline").text
+    assert [b.text for b in browser.find_elements(By.CSS_SELECTOR, "#case-buttons button")] == ["重新办理"]
+
+    # The big screen follows: no open red case, no red grid.
+    open_screen(browser, live_server.url + "/screen")
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "kpi-open-red").text == "0")
+    assert browser.find_elements(By.CSS_SELECTOR, "path.gd-grid-r") == []
+    assert browser.find_elements(By.CSS_SELECTOR, f'#grid-map [data-incident="{iid}"]') == []
+
+
+def test_a_stale_page_gets_a_conflict_not_a_double_step(browser, live_server):
+    res = live_server.post_report(report(category="garbage", description="测试：垃圾堆放"))
+    iid = res.json()["id"]
+    browser.get(live_server.url + "/console")
+    WebDriverWait(browser, 15).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, f'.ag-row[row-id="{iid}"] [col-id="description"]')).click()
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#case-buttons button"))
+    # Another operator accepts the case meanwhile, through the API.
+    import requests
+    other = requests.post(f"{live_server.url}/api/v1/incidents/{iid}/actions",
+                          json={"action": "accept", "expected_version": 1, "actor": "另一值班员"}, timeout=10)
+    assert other.status_code == 202
+    button = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#case-buttons button") if b.text == "受理")
+    button.click()
+    WebDriverWait(browser, 10).until(lambda d: "changed meanwhile" in d.find_element(By.ID, "case-result").text)
