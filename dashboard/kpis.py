@@ -170,7 +170,8 @@ def period_bounds(period: str, now: datetime, zone: ZoneInfo) -> tuple[datetime,
 # --------------------------------------------------------------------------- the figures
 
 def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = None,
-                 period: str = "today", town_names: Mapping[str, str] | None = None) -> dict:
+                 period: str = "today", town_names: Mapping[str, str] | None = None,
+                 sla=None) -> dict:
     """Every KPI for one scope and period, as of ``now`` (see docs/kpis.md).
 
     ``town`` is a town code (None: the whole district). ``town_names`` (code → name) names
@@ -227,13 +228,14 @@ def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = Non
             #    per-case figures need; open cases among them count for the "now" figures)
             cases = conn.execute(
                 select(ts(t.c.reported_at), ts(t.c.accepted_at), ts(t.c.closed_at), t.c.status,
-                       t.c.resolved_level, t.c.urgency, t.c.town_code)
+                       t.c.resolved_level, t.c.urgency, t.c.town_code, t.c.category, t.c.base_urgency)
                 .where(rep >= fetch_from, rep <= end, *scope)
             ).all()
 
             # 3. the cases reported before those of query 2 that are still open
             old_open = conn.execute(
-                select(ts(t.c.reported_at), ts(t.c.accepted_at), t.c.urgency, t.c.town_code)
+                select(ts(t.c.reported_at), ts(t.c.accepted_at), t.c.urgency, t.c.town_code,
+                       t.c.category, t.c.base_urgency)
                 .where(t.c.status.in_(OPEN_STATUSES), rep < fetch_from, *scope)
             ).all()
 
@@ -267,8 +269,11 @@ def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = Non
     t_closed = [0] * n_days
     t_accept = [[0, 0, 0] for _ in range(n_days)]
 
-    def count_open(accept_by, close_by, a_at, urgency, town_code):
+    def count_open(accept_by, close_by, a_at, urgency, town_code, r_at, category, base_urgency):
         nonlocal n_open, overdue
+        if sla is not None:  # "overdue" follows the SLA table (per category and urgency)
+            d = sla.deadlines(category, base_urgency, r_at)
+            accept_by, close_by = d.accept_by, d.close_by
         n_open += 1
         if urgency in open_by:
             open_by[urgency] += 1
@@ -276,7 +281,7 @@ def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = Non
             overdue += 1
             overdue_by_town[town_code] = overdue_by_town.get(town_code, 0) + 1
 
-    for r_at, a_at, c_at, status, level, urgency, town_code in cases:
+    for r_at, a_at, c_at, status, level, urgency, town_code, category, base_urgency in cases:
         r_at, a_at, c_at = to_dt(r_at), to_dt(a_at), to_dt(c_at)
         accept_by, close_by = rule(r_at)
         acc = _outcome(a_at, accept_by, now)
@@ -308,10 +313,10 @@ def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = Non
         if c_at is not None and trend_start <= c_at <= end:
             t_closed[bisect_right(bounds, c_at) - 1] += 1
         if status in open_statuses:
-            count_open(accept_by, close_by, a_at, urgency, town_code)
-    for r_at, a_at, urgency, town_code in old_open:
+            count_open(accept_by, close_by, a_at, urgency, town_code, r_at, category, base_urgency)
+    for r_at, a_at, urgency, town_code, category, base_urgency in old_open:
         r_at = to_dt(r_at)
-        count_open(*rule(r_at), to_dt(a_at), urgency, town_code)
+        count_open(*rule(r_at), to_dt(a_at), urgency, town_code, r_at, category, base_urgency)
     for c_at in closed_earlier:
         t_closed[bisect_right(bounds, to_dt(c_at)) - 1] += 1
 

@@ -13,6 +13,7 @@ from flask import Blueprint, request
 
 from .api import _error, _json, runtime
 from .kpis import DISTRICT, PERIODS, compute_kpis
+from .sla import default_policy
 
 bp = Blueprint("kpis_api", __name__)
 
@@ -35,5 +36,5 @@ def get_kpis():
     # whole seconds, so that "data_as_of" is both readable and the exact instant used
     now = datetime.now(timezone.utc).replace(microsecond=0)
     body = compute_kpis(rt.store, now=now, tz=rt.settings.timezone, town=town, period=period,
-                        town_names=town_names)
+                        town_names=town_names, sla=default_policy())
     return _json(body, headers={"Cache-Control": "no-store"})

@@ -183,6 +183,7 @@ class KpiBoard:
 
     def get(self, town: str | None, period: str) -> dict:
         from .kpis import compute_kpis
+        from .sla import default_policy
 
         key = (town, period)
         hit = self._cache.get(key)
@@ -194,7 +195,8 @@ class KpiBoard:
                 return hit[1]
             figures = compute_kpis(self.rt.store, now=datetime.now(timezone.utc),
                                    tz=self.rt.settings.timezone, town=town, period=period,
-                                   town_names={c: r["name"] for c, r in self.rt.geo.towns.items()})
+                                   town_names={c: r["name"] for c, r in self.rt.geo.towns.items()},
+                                   sla=default_policy())
             self._cache[key] = (time.monotonic(), figures)
             self.computations += 1
             return figures

@@ -21,6 +21,7 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -122,6 +123,12 @@ class SlaPolicy:
                              type="escalated", at=now, actor=ACTOR, data={"level": target},
                              note=f"超过{'受理' if stage == 'accept' else '办结'}时限，自动上报{target}"))
         return out
+
+
+@lru_cache(maxsize=1)
+def default_policy() -> SlaPolicy:
+    """The deployment's SLA table (data/sla.csv), loaded once per process."""
+    return SlaPolicy.load()
 
 
 class SlaWatcher:

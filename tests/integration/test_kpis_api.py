@@ -9,6 +9,7 @@ import pytest
 
 from dashboard.domain import IncidentState
 from dashboard.kpis import compute_kpis
+from dashboard.sla import default_policy
 
 A, B = "331004001", "331004103"
 
@@ -52,7 +53,8 @@ def expected(rt, body, **kw):
     now = datetime.fromisoformat(body["data_as_of"])
     names = {c: row["name"] for c, row in rt.geo.towns.items()}
     return orjson.loads(orjson.dumps(
-        compute_kpis(rt.store, now=now, tz=rt.settings.timezone, town_names=names, **kw)))
+        compute_kpis(rt.store, now=now, tz=rt.settings.timezone, town_names=names,
+                     sla=default_policy(), **kw)))
 
 
 @pytest.mark.parametrize("period", ["today", "7d", "30d", "year"])
