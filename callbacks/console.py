@@ -5,13 +5,14 @@ import uuid
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+import dash_leaflet as dl
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from callbacks.screen import camera_tile
 from dashboard.commands import ACTIONS, ActionError, Commands, head_key
-from dashboard.domain import STATUS_NAMES, allowed_events, categories
+from dashboard.domain import STATUS_NAMES, URGENCY_STYLE, allowed_events, categories
 from dashboard.i18n import ACTION_NAMES, EVENT_NAMES, pick, t
-from dashboard.sla import SlaPolicy
+from dashboard.sla import default_policy
 
 EVENT_ACTION = {v: k for k, v in ACTIONS.items()}
 
@@ -27,9 +28,10 @@ def _span(td, lang):
 def register(app, services) -> None:
     rt, cams = services.runtime, services.cameras
     tz = ZoneInfo(rt.settings.timezone)
-    policy = SlaPolicy.load()
+    policy = default_policy()
     cats = categories()
     geo = rt.geo
+    grid_features = {f["properties"]["code"]: f for f in geo.grid_features}
 
     def commands():
         return Commands(rt.redis, rt.store, rt.settings.stream)
@@ -88,9 +90,10 @@ def register(app, services) -> None:
         Input("case-id", "data"),
         Input("console-tick", "n_intervals"),
         Input("case-result", "children"),
+        State("case-version", "data"),
         State("console-config", "data"),
     )
-    def show_case(case_id, _n, _result, cfg):
+    def show_case(case_id, _n, _result, shown, cfg):
         if not case_id:
             return no_update, no_update, no_update
         lang = cfg["lang"]
@@ -100,6 +103,9 @@ def register(app, services) -> None:
         head = rt.redis.hgetall(head_key(inc["id"]))
         version = int(head[b"v"]) if head else inc["version"]
         status = head[b"s"].decode() if head else inc["status"]
+        state = {"id": case_id, "version": version, "stored": inc["version"], "minute": _n // 20 if _n else 0}
+        if shown == state:  # nothing new (the countdown is redrawn about once a minute)
+            return no_update, no_update, no_update
         now = datetime.now(timezone.utc)
         d = policy.deadlines(inc["category"], inc["base_urgency"], inc["reported_at"])
         sla, late = sla_text(inc, now, lang)
@@ -115,6 +121,16 @@ def register(app, services) -> None:
         photos = [html.Img(src=p, className="sc-photo") for p in inc["photos"]
                   if isinstance(p, str) and p.startswith(("https://", "http://", "/"))]
         near = cams.nearest(inc["lat"], inc["lon"], k=2)
+        feature = grid_features.get(inc["grid_code"])
+        color = URGENCY_STYLE[inc["urgency"]]["color"]
+        case_map = dl.Map(id="case-map", center=[inc["lat"], inc["lon"]], zoom=15, className="cn-map",
+                          attributionControl=False, children=[
+                              *([dl.TileLayer(url=services.tiles.url)] if services.tiles.url else []),
+                              *([dl.GeoJSON(data=feature, style={"color": "#9fb3c8", "weight": 2,
+                                                                 "fillOpacity": 0.1})] if feature else []),
+                              dl.CircleMarker(center=[inc["lat"], inc["lon"]], radius=10,
+                                              color="#000", fillColor=color, fillOpacity=1, weight=2),
+                          ])
         detail = [
             html.Div(className=f"sc-detail-head sc-u-{inc['urgency']}", id="case-title", children=[
                 (c.name_en if lang == "en" else c.name_zh) if c else inc["category"], " · ",
@@ -128,6 +144,7 @@ def register(app, services) -> None:
                          f"{t('close_by', lang)} {d.close_by.astimezone(tz):%m-%d %H:%M}"),
             ]),
             *([html.Div(t("version_pending", lang), className="cn-hint")] if version > inc["version"] else []),
+            case_map,
             html.Div(t("detail_timeline", lang), className="sc-detail-sub"),
             html.Ul(timeline, className="sc-timeline", id="case-timeline"),
             *([html.Div(photos)] if photos else []),
@@ -138,7 +155,7 @@ def register(app, services) -> None:
         buttons = [html.Button(pick(ACTION_NAMES[EVENT_ACTION[e]], lang), className="cn-btn",
                                id={"type": "case-action", "action": EVENT_ACTION[e]})
                    for e in allowed_events(status) if e in EVENT_ACTION]
-        return detail, buttons, {"id": case_id, "version": version}
+        return detail, buttons, state
 
     @app.callback(
         Output("case-result", "children"),
@@ -147,15 +164,17 @@ def register(app, services) -> None:
         State("case-note", "value"),
         State("case-dept", "value"),
         State("case-level", "value"),
+        State("case-handler", "value"),
         State("console-config", "data"),
         prevent_initial_call=True,
     )
-    def do_action(clicks, case, note, dept, level, cfg):
+    def do_action(clicks, case, note, dept, level, handler, cfg):
         trig = ctx.triggered_id
         if not isinstance(trig, dict) or not case or not any(clicks or []):
             return no_update
         lang = cfg["lang"]
-        data = {k: v for k, v in (("department", dept), ("level", level)) if v}
+        data = {k: v.strip() for k, v in (("department", dept), ("level", level), ("handler", handler))
+                if v and v.strip()}
         try:
             res = commands().act(uuid.UUID(case["id"]), trig["action"], expected_version=case["version"],
                                  actor="值班员" if lang != "en" else "operator", note=(note or "").strip(),

@@ -79,6 +79,7 @@ TEXT = {
     "bulk_assign": ("批量交办", "Assign selected"),
     "pick_case": ("在左侧列表中选择一个事件", "Pick a case in the list"),
     "note": ("处置意见 / 备注", "Note"),
+    "handler": ("承办人（可选）", "Handler (optional)"),
     "level": ("上报层级", "Level"),
     "accept_by": ("受理时限", "Accept by"),
     "close_by": ("办结时限", "Close by"),

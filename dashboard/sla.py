@@ -2,7 +2,8 @@
 automatic escalation of overdue cases. The one place for these rules.
 
 * ``data/sla.csv`` (``category,urgency,accept_hours,close_hours``, ``*`` for any) gives the
-  deadlines; the most specific row wins (category+urgency, category, urgency, default).
+  deadlines: the row for the category and urgency, else the stricter of the category's and
+  the urgency's rows, else the default.
   Deadlines follow the urgency the case was *reported* with, so that urgency raised by the
   clock does not shorten its own deadline.
 * While a case waits for its next deadline (acceptance, then closing), its urgency rises to at
@@ -72,10 +73,15 @@ class SlaPolicy:
         return cls(rules, **kw)
 
     def rule(self, category: str, urgency: str) -> Rule:
-        for key in ((category, urgency), (category, "*"), ("*", urgency), ("*", "*")):
-            if key in self.rules:
-                return self.rules[key]
-        raise AssertionError("unreachable: the default row exists")
+        """The row for exactly this category and urgency; else the stricter of the category's
+        row and the urgency's row (a red fire hazard gets the red deadlines when those are
+        shorter); else the default row."""
+        if (category, urgency) in self.rules:
+            return self.rules[(category, urgency)]
+        found = [self.rules[k] for k in ((category, "*"), ("*", urgency)) if k in self.rules]
+        if found:
+            return Rule(min(r.accept for r in found), min(r.close for r in found))
+        return self.rules[("*", "*")]
 
     def deadlines(self, category: str, base_urgency: str, reported_at: datetime) -> Deadlines:
         r = self.rule(category, base_urgency)

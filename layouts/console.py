@@ -64,6 +64,7 @@ def layout(*, lang: str, towns: dict, categories: dict, departments: dict, town:
                     html.Div(id="case-buttons", className="cn-buttons"),
                     dcc.Input(id="case-note", placeholder=t("note", lang), className="cn-note"),
                     dcc.Dropdown(id="case-dept", options=dept_opts, placeholder=t("col_department", lang)),
+                    dcc.Input(id="case-handler", placeholder=t("handler", lang), className="cn-note"),
                     dcc.Dropdown(id="case-level", options=opts((lv, t(f"level_{lv}", lang)) for lv in
                                                                ("village", "town", "district")),
                                  placeholder=t("level", lang)),

@@ -6,15 +6,19 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from test_screen import WebDriverWait, open_screen, report
+from test_screen import ARTIFACTS, WebDriverWait, open_screen, report
 
 pytestmark = pytest.mark.browser
 
 
 def click_action(driver, label):
-    button = WebDriverWait(driver, 10).until(
-        lambda d: next((b for b in d.find_elements(By.CSS_SELECTOR, "#case-buttons button") if b.text == label), None))
-    button.click()
+    def press(d):
+        button = next((b for b in d.find_elements(By.CSS_SELECTOR, "#case-buttons button") if b.text == label), None)
+        if button is None:
+            return False
+        button.click()  # a re-render in between raises StaleElement: the wait tries again
+        return True
+    WebDriverWait(driver, 10).until(press)
     WebDriverWait(driver, 10).until(lambda d: "已提交" in d.find_element(By.ID, "case-result").text
                                     and label in d.find_element(By.ID, "case-result").text)
 
@@ -49,6 +53,10 @@ def test_operator_accepts_assigns_and_closes_a_case(browser, live_server):
     assert [b.text for b in browser.find_elements(By.CSS_SELECTOR, "#case-buttons button")] == \
         ["受理", "督办", "上报上级"]                      # only what the status allows
     assert "受理时限" in browser.find_element(By.ID, "case-sla").text
+    # The case's map: its grid and the case itself.
+    WebDriverWait(browser, 5).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#case-map path")) >= 2)
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "console-1920x1080.png"))
 
     click_action(browser, "受理")
     WebDriverWait(browser, 10).until(lambda d: "受理" in timeline(d))

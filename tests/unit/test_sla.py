@@ -20,11 +20,15 @@ def case(category="garbage", base="green", urgency=None, reported=None, accepted
             "accepted_at": accepted, "level": level, "version": 1}
 
 
-def test_most_specific_rule_wins():
-    assert POLICY.rule("garbage", "green").accept == timedelta(hours=24)
+def test_exact_row_else_the_stricter_of_category_and_urgency():
+    assert POLICY.rule("garbage", "green").accept == timedelta(hours=24)     # default
     assert POLICY.rule("garbage", "red").accept == timedelta(hours=1)        # *,red
     assert POLICY.rule("fire_hazard", "yellow").close == timedelta(hours=48)  # fire_hazard,*
-    assert POLICY.rule("fire_hazard", "red").accept == timedelta(hours=4)     # category before urgency
+    red_fire = POLICY.rule("fire_hazard", "red")                             # both apply: stricter
+    assert (red_fire.accept, red_fire.close) == (timedelta(hours=1), timedelta(hours=24))
+    exact = SlaPolicy({("*", "*"): POLICY.rules[("*", "*")],
+                       ("dispute", "red"): POLICY.rules[("*", "*")], ("*", "red"): POLICY.rules[("*", "red")]})
+    assert exact.rule("dispute", "red").accept == timedelta(hours=24)       # an exact row wins
 
 
 def test_deadlines_run_across_local_midnight_without_rounding():
