@@ -201,16 +201,20 @@ class Store:
                          "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS s"),
                     {"keys": keys},
                 )
-            # Under the incident locks (SQLite: the single writer) nobody else can store these
-            # events now, so "which are new" can be asked first; the insert still ignores
-            # duplicates as a second line of defence.
-            stored = {r[0] for r in conn.execute(self._select_in(events_t.c.id, events_t.c.id,
-                                                                 [e.id for e in events]))}
+            # Under the incident locks (SQLite: the single writer) nobody else can store events
+            # of these incidents now: one read of their stored log tells which of ours are new
+            # and gives the rest of each log for the fold. The insert still ignores duplicates
+            # as a second line of defence.
+            logs = self._load_logs(conn, {e.incident_id for e in events})
+            stored = {ev.id for evs in logs.values() for ev in evs}
             new_rows = [r for r in rows if r["id"] not in stored]
             if new_rows:
                 conn.execute(self._insert_events_stmt(), new_rows)
                 new_events = [e for e in events if e.id not in stored]
-                self._refold(conn, {e.incident_id for e in new_events}, new_events)
+                touched = {e.incident_id for e in new_events}
+                for e in new_events:
+                    logs.setdefault(e.incident_id, []).append(e)
+                self._fold_and_save(conn, [logs[i] for i in touched])
         return len(new_rows)
 
     def _select_in(self, what, column, values):
@@ -228,26 +232,26 @@ class Store:
                 index_elements=["id"])
         return self._events_insert
 
-    def _refold(self, conn, incident_ids: Iterable[uuid.UUID], known: Sequence[Event] = ()) -> None:
-        """Fold the touched incidents again from their whole log: the stored events plus
-        ``known`` (events of this transaction, already in memory, not read back)."""
+    def _load_logs(self, conn, incident_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Event]]:
+        """The stored events of these incidents, by incident."""
         ev_t = EventRow.__table__
         ids = list(incident_ids)
-        by_incident: dict[uuid.UUID, list[Event]] = {i: [] for i in ids}
-        known_ids = {e.id for e in known}
-        for e in known:
-            by_incident[e.incident_id].append(e)
+        logs: dict[uuid.UUID, list[Event]] = {}
         for start in range(0, len(ids), 500):
-            q = self._select_in(ev_t, ev_t.c.incident_id, ids[start:start + 500])
-            for r in conn.execute(q):
-                if r.id in known_ids:
-                    continue
-                by_incident[r.incident_id].append(Event(
+            for r in conn.execute(self._select_in(ev_t, ev_t.c.incident_id, ids[start:start + 500])):
+                logs.setdefault(r.incident_id, []).append(Event(
                     id=r.id, incident_id=r.incident_id, type=r.type, at=r.at, actor=r.actor,
                     note=r.note, data=r.data, stream_pos=r.stream_pos))
-        states = [s for s in (fold(evs) for evs in by_incident.values()) if s is not None]
+        return logs
+
+    def _fold_and_save(self, conn, logs: Iterable[list[Event]]) -> None:
+        states = [s for s in (fold(evs) for evs in logs) if s is not None]
         if states:
             self.upsert_states(conn, states)
+
+    def _refold(self, conn, incident_ids: Iterable[uuid.UUID]) -> None:
+        """Fold these incidents again from their whole stored log."""
+        self._fold_and_save(conn, self._load_logs(conn, incident_ids).values())
 
     def upsert_states(self, conn, states: Sequence[IncidentState]) -> None:
         now = now_utc()
