@@ -61,7 +61,6 @@ import multiprocessing as mp
 import os
 import platform
 import random
-import re
 import shutil
 import socket
 import statistics
@@ -70,6 +69,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -555,37 +555,43 @@ class Templates:
         return r.json()["response"]["page-content"]["children"]
 
     def _build(self, d):
+        """(initial-load body, tick body) of callback ``d``, values from the screen's layout."""
         outs = parse_outputs(d["output"])
         wanted = {s["id"] for s in d["state"]} | {i["id"] for i in d["inputs"]}
         props = find_component_props(self.layout, wanted)
         multi = d["output"].startswith("..")
 
-        def state():
+        def entries(deps, n=None):
             res = []
-            for s in d["state"]:
-                e = {"id": s["id"], "property": s["property"]}
-                p = props.get(s["id"], {})
-                if s["property"] in p:
-                    e["value"] = p[s["property"]]
+            for x in deps:
+                e = {"id": x["id"], "property": x["property"]}
+                if x["property"] == "n_intervals":
+                    if n is not None:
+                        e["value"] = n
+                elif x["property"] in props.get(x["id"], {}):
+                    e["value"] = props[x["id"]][x["property"]]
                 res.append(e)
             return res
         outputs = [{"id": i, "property": p} for i, p in outs]
         base = {"output": d["output"], "outputs": outputs if multi else outputs[0]}
-        init = {**base, "inputs": [{"id": i["id"], "property": i["property"]} for i in d["inputs"]],
-                "changedPropIds": [], "parsedChangedPropsIds": [], "state": state()}
-        tick = {**base, "inputs": [{"id": i["id"], "property": i["property"], "value": 1} for i in d["inputs"]],
-                "changedPropIds": [f"{d['inputs'][0]['id']}.n_intervals"],
-                "parsedChangedPropsIds": [f"{d['inputs'][0]['id']}.n_intervals"], "state": state()}
+        tick_id = next(f"{i['id']}.n_intervals" for i in d["inputs"] if i["property"] == "n_intervals")
+        init = {**base, "inputs": entries(d["inputs"]), "changedPropIds": [], "parsedChangedPropsIds": [],
+                "state": entries(d["state"])}
+        tick = {**base, "inputs": entries(d["inputs"], 1), "changedPropIds": [tick_id],
+                "parsedChangedPropsIds": [tick_id], "state": entries(d["state"])}
         return init, tick
 
 
 def make_body(template: dict, n: int | None, state: dict) -> dict:
-    """The template with ``n_intervals = n`` and this viewer's state values."""
+    """The template with ``n_intervals = n`` and this viewer's values of the other inputs and
+    of the states (as Dash sends them: the current value of each, no "value" when unset)."""
     b = copy.deepcopy(template)
-    if n is not None:
-        for i in b["inputs"]:
-            if i.get("property") == "n_intervals":
+    for i in b["inputs"]:
+        if i.get("property") == "n_intervals":
+            if n is not None:
                 i["value"] = n
+        elif (i["id"], i["property"]) in state:
+            i["value"] = state[(i["id"], i["property"])]
     for s in b.get("state", []):
         key = (s["id"], s["property"])
         if key in state and state[key] is not None:
@@ -612,6 +618,25 @@ def _snapshot_urls(tree) -> list[str]:
     return urls
 
 
+_DECODED: dict[str, int] = {}
+_DECODED_LOCK = threading.Lock()
+
+
+def _decoded_len(url: str, raw: bytes, encoding: str | None) -> int:
+    if encoding not in ("gzip", "deflate"):
+        return len(raw)
+    key = f"{url}#{len(raw)}"
+    with _DECODED_LOCK:
+        n = _DECODED.get(key)
+    if n is None:
+        n = len(zlib.decompress(raw, 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS))
+        with _DECODED_LOCK:
+            if len(_DECODED) > 10_000:
+                _DECODED.clear()
+            _DECODED[key] = n
+    return n
+
+
 def _hdr_bytes(r: requests.Response) -> int:
     return 17 + sum(len(k) + len(v) + 4 for k, v in r.headers.items()) + 2
 
@@ -633,11 +658,19 @@ class Viewer:
         self.lock = threading.Lock()
         self.state: dict = {}
         self.state_keys: dict[str, set] = {}
+        # every (id, property) a polled callback reads, besides its n_intervals: a response of
+        # any callback that writes one of them updates this viewer's copy (follow.data is written
+        # by the live callback and read by the camera wall)
+        tracked = set()
         for kind, body in self.t["initial"].items():
-            self.state_keys[kind] = {(s["id"], s["property"]) for s in body.get("state", [])}
-            for s in body.get("state", []):
+            for s in [*body.get("state", []), *body.get("inputs", [])]:
+                if s["property"] == "n_intervals":
+                    continue
+                tracked.add((s["id"], s["property"]))
                 if "value" in s:
                     self.state.setdefault((s["id"], s["property"]), s["value"])
+        for kind in self.t["initial"]:
+            self.state_keys[kind] = tracked
         self.n: dict[str, int] = defaultdict(int)
         self.sent: dict[str, int] = defaultdict(int)      # sequence numbers per callback
         self.applied: dict[str, int] = defaultdict(int)
@@ -650,7 +683,7 @@ class Viewer:
         if kind == "snapshots":
             for u in list(self.snapshots):
                 sep = "&" if "?" in u else "?"
-                self.pool.submit(self._get, "snapshot", f"{u}{sep}t={int(time.time() * 1000)}")
+                self.pool.submit(self._get, "snapshot", urljoin(self.base + "/", f"{u}{sep}t={int(time.time() * 1000)}"))
             return
         if kind not in self.t["tick"]:
             return
@@ -709,9 +742,13 @@ class Viewer:
         t0 = time.time()
         err, status, wire, dec, hdr = None, None, 0, 0, 0
         try:
-            r = self.session.get(url, timeout=REQUEST_TIMEOUT, headers={"Accept": "*/*"})
-            content = r.content
-            status, wire, dec, hdr = r.status_code, r.raw.tell(), len(content), _hdr_bytes(r)
+            # the body as sent; decompressed once per process and URL (the load generator
+            # shares the server's cores: it should not gunzip 1.5 MB for every viewer)
+            r = self.session.get(url, timeout=REQUEST_TIMEOUT, headers={"Accept": "*/*"}, stream=True)
+            raw = r.raw.read(decode_content=False)
+            r.close()
+            status, wire, hdr = r.status_code, len(raw), _hdr_bytes(r)
+            dec = _decoded_len(url, raw, r.headers.get("Content-Encoding"))
             if status >= 400:
                 err = f"HTTP {status}"
         except Exception as exc:  # noqa: BLE001

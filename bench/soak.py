@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -262,7 +263,17 @@ def trends(samples: list[dict]) -> dict:
         start, end = vals[0], vals[-1]
         sl = slope_per_hour(ts, ys)
         growth = (end - start) / start if start else None
+        # context for the flag: one sample can be a transient (a re-render just then), and a
+        # figure that rises and then levels off has a positive slope over the whole run
+        half = len(ts) // 2
+        sl2 = slope_per_hour(ts[half:], ys[half:])
+        first3 = [y for y in ys[:3] if y is not None]
+        last3 = [y for y in ys[-3:] if y is not None]
+        m0 = statistics.median(first3) if first3 else None
+        m1 = statistics.median(last3) if last3 else None
         res[key] = {"start": start, "end": end, "max": max(vals), "min": min(vals), "slope_per_hour": sl,
+                    "slope_per_hour_second_half": sl2,
+                    "growth_median3": (m1 - m0) / m0 if m0 else None,
                     "growth": growth,
                     "steady_growth": bool(sl is not None and sl > 0 and growth is not None and growth > GROWTH_FLAG)}
     return res
@@ -280,7 +291,13 @@ def main(argv=None) -> int:
     ap.add_argument("--url", default=None, help="soak this running app instead of starting one")
     ap.add_argument("--pid", type=int, default=None)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--report", metavar="JSON", help="only print the report of a saved --json file")
     args = ap.parse_args(argv)
+    if args.report:
+        saved = json.loads(Path(args.report).read_text())
+        saved["trends"] = trends(saved["samples"])
+        report(saved, print)
+        return 0
 
     def say(*a):
         print(*a, flush=True)
@@ -375,11 +392,18 @@ def report(out: dict, say=print) -> None:
         if not tr:
             continue
         sl = tr["slope_per_hour"]
+        sl2 = tr.get("slope_per_hour_second_half")
+        g3 = tr.get("growth_median3")
         rows.append([label, f(tr["start"]), f(tr["end"]), f(tr["max"]),
                      "–" if sl is None else ("+" if sl >= 0 else "-") + f(abs(sl)) + "/h",
                      "–" if tr["growth"] is None else f"{tr['growth'] * 100:+.0f}%",
-                     "STEADY GROWTH" if tr["steady_growth"] else ""])
-    say(sb.table(["figure", "start", "end", "max", "slope", "end vs start", "flag"], rows))
+                     "STEADY GROWTH" if tr["steady_growth"] else "",
+                     "–" if sl2 is None else ("+" if sl2 >= 0 else "-") + f(abs(sl2)) + "/h",
+                     "–" if g3 is None else f"{g3 * 100:+.0f}%"])
+    say(sb.table(["figure", "start", "end", "max", "slope", "end vs start", "flag",
+                  "slope 2nd half", "last3 vs first3 (medians)"], rows))
+    say("  flag: slope > 0 and end > start + 20 %. The last two columns tell a transient in the last "
+        "sample, or a rise that levelled off, from steady growth.")
     not_live = [s["t_s"] for s in samples if not s.get("live")]
     say(f"live indicator: {'live in every sample' if not not_live else f'NOT live at t = {not_live} s'}")
     dl = samples[-1].get("downloaded_bytes", 0) if samples else 0
