@@ -64,6 +64,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         atexit.register(rt.close)
     server = Flask(__name__, instance_path=str(settings.instance_dir))
     server.config["SECRET_KEY"] = settings.secret_key
+    # flask-compress: gzip for every client (its streaming default leaves gzip out, so static
+    # files went uncompressed to gzip-only browsers) and for GeoJSON too.
+    server.config["COMPRESS_ALGORITHM_STREAMING"] = ["zstd", "br", "gzip", "deflate"]
+    server.config["COMPRESS_MIMETYPES"] = ["text/html", "text/css", "text/javascript", "application/javascript",
+                                           "application/json", "application/geo+json", "text/plain"]
     cameras = CameraRegistry(settings)
     server.extensions["griddash"] = rt
     server.extensions["griddash.cameras"] = cameras
@@ -71,7 +76,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         server.register_blueprint(bp)
 
     app = Dash(__name__, server=server, assets_folder=str(ROOT / "assets"), compress=True,
-               assets_ignore=r"vendor/.*",  # loaded on demand (hls.js only where a tile needs it)
+               assets_path_ignore=["vendor"],  # loaded on demand (hls.js only where a tile needs it)
                title="路桥区全科网格综合指挥平台", update_title=None, serve_locally=True,
                suppress_callback_exceptions=True)
     live = LiveView(rt, min_interval=settings.refresh_ms / 2000,

@@ -132,7 +132,7 @@ def register(app, services) -> None:
                 new_follow = {"id": red["id"], "lat": red["lat"], "lon": red["lon"],
                               "until": heartbeat + FOLLOW_SECONDS * 1000,
                               "label": f"{cat_name(red['category'], lang)} · {red['description'][:40]}"}
-        return (screen_layout.markers_url(scope, snap.version),
+        return (screen_layout.markers_url(scope, str(snap.markers_rev)),
                 hideout, ticker,
                 f"{c['red']:,}", f"{c['yellow']:,}", f"{c['green']:,}", as_of, heartbeat,
                 snap.version, new_follow)

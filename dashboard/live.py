@@ -30,6 +30,7 @@ class Snapshot:
     grid_urgency: dict[str, str]       # grid code -> most urgent open case: "r" / "y" / "g"
     counts: dict[str, int] = field(default_factory=dict)  # open cases by urgency
     ticker: list[dict] = field(default_factory=list)     # latest reports, newest first
+    markers_rev: int = 0                                 # changes only when the markers changed
     newest_red: dict | None = None                       # the most recent open red case
     computed_at: float = 0.0
 
@@ -96,6 +97,11 @@ class _ScopeRows:
     features: dict = field(default_factory=dict)      # (id, urgency) -> marker feature
     since: datetime | None = None                     # newest updated_at seen
     loaded_at: float = 0.0                            # when the last full load ran
+    markers_rev: int = 0                              # bumped when a marker appears, goes or recolours
+
+
+def _marker_keys(rows: dict) -> set:
+    return {(i, r["urgency"]) for i, r in rows.items()}
 
 
 class LiveView:
@@ -139,6 +145,7 @@ class LiveView:
             ticker = self.rt.store.latest_reports(12, town)
             snap = build_snapshot(scope.rows.values(), version, datetime.now(timezone.utc), ticker,
                                   self.project, scope.features)
+            snap.markers_rev = scope.markers_rev
             self._cache[town] = snap
             self.computations += 1
             return snap
@@ -149,7 +156,10 @@ class LiveView:
         if scope is None or time.monotonic() - scope.loaded_at > self.full_every:
             rows = store.open_incidents(town)
             fresh = _ScopeRows(rows={r["id"]: r for r in rows}, loaded_at=time.monotonic(),
-                               features=scope.features if scope else {})
+                               features=scope.features if scope else {},
+                               markers_rev=scope.markers_rev if scope else 0)
+            if scope is None or _marker_keys(scope.rows) != _marker_keys(fresh.rows):
+                fresh.markers_rev += 1
             fresh.since = max((r["updated_at"] for r in rows), default=None)
             if len(fresh.features) > 2 * len(fresh.rows) + 1000:  # drop markers of closed cases
                 fresh.features = {}
@@ -160,13 +170,18 @@ class LiveView:
             changed = store.incidents_changed_since(None, town)
         else:
             changed = store.incidents_changed_since(scope.since - self.OVERLAP, town)
+        marked = False
         for r in changed:
+            before = scope.rows.get(r["id"])
             if r["status"] in OPEN_STATUSES:
                 scope.rows[r["id"]] = r
+                marked |= before is None or before["urgency"] != r["urgency"]
             else:
-                scope.rows.pop(r["id"], None)
+                marked |= scope.rows.pop(r["id"], None) is not None
             if scope.since is None or r["updated_at"] > scope.since:
                 scope.since = r["updated_at"]
+        if marked:
+            scope.markers_rev += 1
         return scope
 
 
@@ -189,7 +204,12 @@ class KpiBoard:
         hit = self._cache.get(key)
         if hit and time.monotonic() - hit[0] < self.ttl:
             return hit[1]
-        with self._lock:
+        if hit:
+            if not self._lock.acquire(blocking=False):
+                return hit[1]  # another request is recomputing: the previous figures meanwhile
+        else:
+            self._lock.acquire()
+        try:
             hit = self._cache.get(key)
             if hit and time.monotonic() - hit[0] < self.ttl:
                 return hit[1]
@@ -200,3 +220,5 @@ class KpiBoard:
             self._cache[key] = (time.monotonic(), figures)
             self.computations += 1
             return figures
+        finally:
+            self._lock.release()

@@ -98,7 +98,7 @@ def screen_layout(*, scope: str | None, scope_name: str, bounds, lang: str, wall
     ]
     the_map = dl.Map(id="grid-map", className="sc-map", children=layers,
                      bounds=[[minlat, minlon], [maxlat, maxlon]], zoomSnap=0.25,
-                     attributionControl=bool(tile_url), zoomControl=False)
+                     attributionControl=bool(tile_url), zoomControl=False, trackViewport=False)
     detail = html.Div(id="detail-panel", className="sc-detail hidden", children=[
         html.Button("×", id="detail-close", className="sc-detail-close", title=t("close", lang)),
         html.Div(id="detail-body"),

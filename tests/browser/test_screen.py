@@ -72,6 +72,9 @@ def test_screen_fits_the_wall_with_every_stable_id(browser_factory, live_server,
         "return Array.from(new Set(performance.getEntriesByType('resource')"
         ".map(e => new URL(e.name).origin)))")
     assert origins == [live_server.url], origins
+    # hls.js is loaded only where an HLS tile needs it, not with every screen.
+    names = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert not [n for n in names if "hls" in n]
     ARTIFACTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / f"screen-{width}x{height}.png"))
 

@@ -183,3 +183,11 @@ def test_live_markers_are_served_once_compressed_with_etag(client, rt, drain):
     town = client.get(f"/api/v1/live/markers.geojson?town={other['town']}").get_json()
     assert [f["properties"]["id"] for f in town["features"]] == [other["id"]]
     assert client.get("/api/v1/live/markers.geojson?town=999").status_code == 404
+
+
+def test_geojson_and_assets_are_compressed_for_gzip_clients(client):
+    res = client.get("/api/v1/geo/grids.geojson", headers={"Accept-Encoding": "gzip"})
+    assert res.status_code == 200 and res.headers.get("Content-Encoding") == "gzip"
+    assert len(res.get_data()) < 100_000          # 290 kB of GeoJSON
+    css = client.get("/assets/griddash.css", headers={"Accept-Encoding": "gzip"})
+    assert css.headers.get("Content-Encoding") == "gzip"

@@ -49,3 +49,26 @@ def test_unchanged_version_reuses_the_snapshot_and_full_reload_heals(rt, make_ev
     rt.redis.incr(LIVE_VERSION_KEY)
     live.snapshot()
     assert live.full_loads == 2                                  # full_every=0: always reload
+
+
+def test_marker_revision_moves_only_when_markers_change(rt, make_events):
+    reports = make_events(2, seed=33, follow_ups=False)
+    for i, e in enumerate(reports):
+        e.stream_pos = i + 1
+    rt.store.store_events(reports)
+    live = LiveView(rt, min_interval=0)
+    rt.redis.incr(LIVE_VERSION_KEY)
+    rev0 = live.snapshot().markers_rev
+    first = reports[0]
+    rt.store.store_events([follow(first, "accepted", 1, 10)])          # same marker: no new rev
+    rt.redis.incr(LIVE_VERSION_KEY)
+    assert live.snapshot().markers_rev == rev0
+    recolour = "green" if first.data["urgency"] != "green" else "red"
+    rt.store.store_events([follow(first, "urgency_changed", 2, 11, urgency=recolour)])  # recoloured
+    rt.redis.incr(LIVE_VERSION_KEY)
+    rev1 = live.snapshot().markers_rev
+    assert rev1 == rev0 + 1
+    rt.store.store_events([follow(first, "assigned", 3, 12, department="x"), follow(first, "resolved", 4, 13),
+                           follow(first, "closed", 5, 14)])               # gone
+    rt.redis.incr(LIVE_VERSION_KEY)
+    assert live.snapshot().markers_rev == rev1 + 1
