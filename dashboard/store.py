@@ -19,7 +19,7 @@ from sqlalchemy import (JSON, BigInteger, DateTime, Float, Index, Integer, Strin
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from .domain import OPEN_STATUSES, Event, IncidentState, fold
+from .domain import OPEN_STATUSES, TRANSITIONS, Event, IncidentState, fold
 
 
 class UTCDateTime(TypeDecorator):
@@ -141,6 +141,21 @@ def _insert(engine: Engine, table):
     else:  # pragma: no cover - only the two supported backends
         raise RuntimeError(f"unsupported database {engine.dialect.name}")
     return insert(table)
+
+
+def audit_trail(events: list[dict]) -> list[dict]:
+    """The event log as an audit trail: each event with the status before and after it
+    (``from_status`` → ``to_status``) and whether the lifecycle applied it."""
+    status = None
+    for e in events:
+        rule = TRANSITIONS.get(e["type"])
+        applied = rule is not None and status in rule[0]
+        e["from_status"] = status
+        if applied:
+            status = rule[1] or status
+        e["to_status"] = status
+        e["applied"] = applied
+    return events
 
 
 def _lock_key(incident_id: uuid.UUID) -> int:
@@ -299,7 +314,7 @@ class Store:
                 select(ev_t).where(ev_t.c.incident_id == incident_id).order_by(ev_t.c.stream_pos, ev_t.c.at)
             ).mappings().all()
         out = dict(row)
-        out["events"] = [dict(e) for e in evs]
+        out["events"] = audit_trail([dict(e) for e in evs])
         return out
 
     def latest_reports(self, limit: int = 12, town_code: str | None = None) -> list[dict]:

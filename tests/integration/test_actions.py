@@ -43,6 +43,12 @@ def test_closed_loop_through_the_api_is_stored_and_folded(client, rt, drain):
     assert [e["type"] for e in inc["events"]] == ["reported", "accepted", "assigned", "started",
                                                   "supervised", "escalated", "resolved", "closed"]
     assert all(e["actor"] for e in inc["events"])
+    # The audit trail: who, when, from -> to, note.
+    trail = [(e["from_status"], e["to_status"]) for e in inc["events"]]
+    assert trail == [(None, "reported"), ("reported", "accepted"), ("accepted", "assigned"),
+                     ("assigned", "in_progress"), ("in_progress", "in_progress"), ("in_progress", "in_progress"),
+                     ("in_progress", "resolved"), ("resolved", "closed")]
+    assert inc["events"][4]["note"] == "请加快" and all(e["applied"] for e in inc["events"])
 
 
 def test_illegal_action_is_refused_naming_the_allowed_ones(client, rt):

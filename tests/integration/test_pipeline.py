@@ -320,3 +320,17 @@ def test_idle_consumers_without_entries_are_forgotten(settings, store, r, make_e
     names = {c["name"].decode() for c in r.xinfo_consumers(settings.stream, settings.group)}
     assert names == {"holder"}
     rc.close()
+
+
+def test_rebuild_command_refolds_every_projection_from_the_log(settings, store, r, make_events, subprocess_env):
+    events = make_events(600, seed=21)
+    for i, e in enumerate(events):
+        e.stream_pos = i + 1
+    store.store_events(events)
+    with store.engine.begin() as conn:  # damage the projections: the log must restore them
+        conn.execute(IncidentRow.__table__.update().values(status="reported", version=0, level="grid"))
+    out = subprocess.run([sys.executable, "-m", "dashboard", "db", "rebuild"], env=subprocess_env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "refolded" in out.stdout
+    assert_projections_match_log(store, events)
