@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import dash_leaflet as dl
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
-from callbacks.screen import camera_tile
+from callbacks.screen import camera_tile, timeline_items
 from dashboard.commands import ACTIONS, ActionError, Commands, head_key
 from dashboard.domain import STATUS_NAMES, URGENCY_STYLE, allowed_events, categories
-from dashboard.i18n import ACTION_NAMES, EVENT_NAMES, pick, t
+from dashboard.i18n import ACTION_NAMES, pick, t
 from dashboard.sla import default_policy
 
 EVENT_ACTION = {v: k for k, v in ACTIONS.items()}
@@ -111,13 +111,7 @@ def register(app, services) -> None:
         sla, late = sla_text(inc, now, lang)
         c = cats.get(inc["category"])
         grid = geo.grids.get(inc["grid_code"])
-        timeline = [html.Li([
-            html.Span(e["at"].astimezone(tz).strftime("%m-%d %H:%M"), className="sc-tl-time"),
-            html.Span(pick(EVENT_NAMES.get(e["type"], (e["type"], e["type"])), lang), className="sc-tl-type"),
-            html.Span(" ".join(x for x in (e["actor"], (e["data"] or {}).get("department", ""),
-                                           (e["data"] or {}).get("urgency", ""), (e["data"] or {}).get("level", ""),
-                                           e["note"]) if x), className="sc-tl-note"),
-        ]) for e in inc["events"]]
+        timeline = timeline_items(inc["events"], tz, lang)
         photos = [html.Img(src=p, className="sc-photo") for p in inc["photos"]
                   if isinstance(p, str) and p.startswith(("https://", "http://", "/"))]
         near = cams.nearest(inc["lat"], inc["lon"], k=2)

@@ -280,12 +280,7 @@ def register(app, services) -> None:
             return None
         grid = geo.grids.get(inc["grid_code"])
         status = pick(STATUS_NAMES.get(inc["status"], (inc["status"], inc["status"])), lang)
-        timeline = [html.Li([
-            html.Span(e["at"].astimezone(tz).strftime("%m-%d %H:%M"), className="sc-tl-time"),
-            html.Span(pick(EVENT_NAMES.get(e["type"], (e["type"], e["type"])), lang), className="sc-tl-type"),
-            html.Span(" ".join(x for x in (e["actor"], (e["data"] or {}).get("department", ""), e["note"]) if x),
-                      className="sc-tl-note"),
-        ]) for e in inc["events"]]
+        timeline = timeline_items(inc["events"], tz, lang)
         photos = [html.Img(src=p, className="sc-photo") for p in inc["photos"]
                   if isinstance(p, str) and p.startswith(("https://", "http://", "/"))]
         near = cams.nearest(inc["lat"], inc["lon"], k=4)
@@ -346,6 +341,20 @@ def register(app, services) -> None:
         State("live-ok", "data"),
         State("screen-config", "data"),
     )
+
+
+def timeline_items(events: list[dict], tz, lang: str) -> list:
+    """A case's events as timeline rows: time, step, who / department / new urgency or level /
+    note (all text, escaped by React)."""
+    def details(e):
+        d = e["data"] or {}
+        return " ".join(x for x in (e["actor"], d.get("department", ""), d.get("handler", ""),
+                                    d.get("urgency", ""), d.get("level", ""), e["note"]) if x)
+    return [html.Li([
+        html.Span(e["at"].astimezone(tz).strftime("%m-%d %H:%M"), className="sc-tl-time"),
+        html.Span(pick(EVENT_NAMES.get(e["type"], (e["type"], e["type"])), lang), className="sc-tl-type"),
+        html.Span(details(e), className="sc-tl-note"),
+    ]) for e in events]
 
 
 def camera_tile(cam, cams, now: datetime, tz, lang: str, small: bool = False):
