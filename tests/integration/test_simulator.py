@@ -6,14 +6,18 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from dashboard.commands import Commands, head_key
-from dashboard.simulator import SOURCE, Simulator
+from dashboard.simulator import BASE_RATE, HOURLY, SOURCE, Simulator
 from dashboard.store import IncidentRow
 
 
 def test_backfill_is_stored_and_heads_match_the_stored_versions(rt, drain):
     sim = Simulator(rt, speed=1.0, seed=5, backfill_days=0)
-    n = sim.backfill(0.5)
-    assert 1500 < n < 3000  # ~0.05 reports/s over 12 hours, with the day/night rhythm
+    now = datetime(2026, 11, 26, 4, 0, tzinfo=timezone.utc)   # noon in Shanghai
+    n = sim.backfill(0.5, now=now)
+    # The district's rate with the day/night rhythm over 00:00-12:00 local time, +-15 %
+    # (Poisson spread for ~1,700 reports is ~2.5 %).
+    expected = BASE_RATE * 3600 * sum(HOURLY[0:12])
+    assert 0.85 * expected < n < 1.15 * expected, (n, expected)
     drain()
     with rt.store.engine.connect() as conn:
         rows = conn.execute(select(IncidentRow.id, IncidentRow.version, IncidentRow.status,
