@@ -36,7 +36,6 @@ import time
 from pathlib import Path
 
 import psutil
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import screen as sb  # noqa: E402  (bench/screen.py: App, chromium, table, git_state ...)

@@ -110,10 +110,3 @@ class Geography:
             feats.append({"type": "Feature", "properties": {"code": code, "name": name},
                           "geometry": {"type": "Point", "coordinates": [round(pt.x, 5), round(pt.y, 5)]}})
         return {"type": "FeatureCollection", "features": feats}
-
-    def town_name(self, code: str) -> str:
-        return self.towns.get(code, {}).get("name", code)
-
-    @cached_property
-    def grids_geojson_text(self) -> str:
-        return self.grids_path.read_text(encoding="utf-8")

@@ -64,10 +64,6 @@ class Runtime:
                                      backfill_days=settings.simulator_backfill_days), "simulator")
         return rt
 
-    @property
-    def redis_url(self) -> str:
-        return self.embedded.url if self.embedded else self.settings.redis_url  # type: ignore[return-value]
-
     def spawn(self, worker, name: str) -> None:
         t = threading.Thread(target=worker.run, name=name, daemon=True)
         self.workers.append(worker)

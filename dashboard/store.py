@@ -201,7 +201,6 @@ class Store:
         in one transaction. Returns the number of new events."""
         if not events:
             return 0
-        events_t = EventRow.__table__
         recorded = now_utc()
         rows = [
             {"id": e.id, "incident_id": e.incident_id, "type": e.type, "at": e.at, "actor": e.actor,

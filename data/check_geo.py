@@ -190,7 +190,6 @@ def render(path, outline, feats, geoms, towns, tfc, cx, cy, width=1600):
     col[-1] = (40, 60, 90)  # sea / outside
     town_of = np.zeros(len(geoms) + 1, dtype=int) - 1
     vil_of = np.zeros(len(geoms) + 1, dtype=int) - 1
-    rng = np.random.default_rng(0)
     for i, f in enumerate(feats):
         p = f["properties"]
         t = tindex[p["town_code"]]

@@ -1,8 +1,6 @@
 """The native API on a real app (Flask test client), real Redis and both databases."""
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 
 import orjson

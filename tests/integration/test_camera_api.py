@@ -9,7 +9,6 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from PIL import Image
 
 from dashboard import camera_api

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
-import pytest
 
 from dashboard.domain import Event
 from dashboard.live import LiveView

@@ -5,7 +5,6 @@ Every test here runs against real Redis and on both SQLite and PostgreSQL.
 from __future__ import annotations
 
 import collections
-import os
 import signal
 import subprocess
 import sys
