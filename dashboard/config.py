@@ -36,6 +36,26 @@ def _num(env: dict, name: str, default, kind=float):
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def instance_secret(instance_dir: Path) -> str:
+    """The key that signs sessions and kiosk links when SECRET_KEY is not set: made once and
+    kept in ``instance/secret_key`` (mode 0600), so that restarts, the CLI and several workers
+    on one host agree. Set SECRET_KEY when processes run on several hosts."""
+    path = Path(instance_dir) / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
 @dataclass(frozen=True)
 class Settings:
     # Connections. None means "embedded default".
@@ -72,6 +92,20 @@ class Settings:
     auto_migrate: bool = True     # apply Alembic migrations when the web process starts
     # API
     max_body_bytes: int = 64 * 1024
+    # Accounts, sessions and limits (dashboard/webauth.py)
+    session_hours: float = 12.0         # a session ends after this long without a request
+    cookie_secure: bool = False         # COOKIE_SECURE=1 behind HTTPS: cookies only over HTTPS
+    trusted_proxies: int = 0            # TRUSTED_PROXIES=1 behind one reverse proxy (X-Forwarded-For)
+    rate_limit_login: str = "10 per minute; 60 per hour"   # per sign-in address
+    rate_limit_api: str = "600 per minute"                 # per API key (or account, or address)
+    login_backoff_after: int = 5        # failed sign-ins of one username before the wait doubles
+    demo_accounts: bool = False         # create demo accounts on an empty user table (embedded default)
+    # Photos posted with reports
+    photo_dir: Path | None = None       # default: instance/photos
+    max_photo_bytes: int = 8 * 1024 * 1024
+    max_photos: int = 6
+    # Open311 GeoReport v2: keyless clients may read the public fields of requests
+    open311_public_read: bool = False
     # Screens
     refresh_ms: int = 1000
     tile_preset: str = "none"     # none | osm | tianditu | amap | custom (see dashboard/basemap.py)
@@ -81,6 +115,10 @@ class Settings:
     @property
     def embedded_redis(self) -> bool:
         return not self.redis_url
+
+    @property
+    def photos_path(self) -> Path:
+        return self.photo_dir or self.instance_dir / "photos"
 
     @property
     def sqlite_path(self) -> Path:
@@ -119,11 +157,21 @@ class Settings:
             tile_url=env.get("TILE_URL") or None,
             tianditu_key=env.get("TIANDITU_KEY") or None,
             max_deliveries=_num(env, "MAX_DELIVERIES", 5, int),
+            session_hours=_num(env, "SESSION_HOURS", 12.0),
+            cookie_secure=_bool(env.get("COOKIE_SECURE"), False),
+            trusted_proxies=_num(env, "TRUSTED_PROXIES", 0, int),
+            rate_limit_login=env.get("RATE_LIMIT_LOGIN") or "10 per minute; 60 per hour",
+            rate_limit_api=env.get("RATE_LIMIT_API") or "600 per minute",
+            demo_accounts=_bool(env.get("DEMO_ACCOUNTS"), embedded),
+            max_photo_bytes=_num(env, "MAX_PHOTO_BYTES", 8 * 1024 * 1024, int),
+            open311_public_read=_bool(env.get("OPEN311_PUBLIC_READ"), False),
         )
-        if env.get("SECRET_KEY"):
-            kwargs["secret_key"] = env["SECRET_KEY"]
+        if env.get("PHOTO_DIR"):
+            kwargs["photo_dir"] = Path(env["PHOTO_DIR"])
         if env.get("INSTANCE_DIR"):
             kwargs["instance_dir"] = Path(env["INSTANCE_DIR"])
+        kwargs["secret_key"] = env.get("SECRET_KEY") or instance_secret(
+            kwargs.get("instance_dir", cls.instance_dir))
         if env.get("DATA_DIR"):
             kwargs["data_dir"] = Path(env["DATA_DIR"])
         return cls(**kwargs)

@@ -204,6 +204,7 @@ class IncidentState:
     urgency: str
     photos: list[str]
     source: str
+    submitted_by: str | None = None  # the account or API key's user that posted the report
     status: str = "reported"
     accepted_at: datetime | None = None
     assigned_at: datetime | None = None
@@ -241,7 +242,8 @@ def fold(events: Iterable[Event]) -> IncidentState | None:
         grid_code=d["grid"], category=d["category"], platform=d["platform"],
         description=d["description"], lat=d["lat"], lon=d["lon"], reporter=d["reporter"],
         base_urgency=d["urgency"], urgency=d["urgency"], photos=list(d.get("photos") or []),
-        source=d.get("source", "api"), status=None,  # type: ignore[arg-type]
+        source=d.get("source", "api"), submitted_by=d.get("submitted_by"),
+        status=None,  # type: ignore[arg-type]
     )
     for ev in ordered:
         rule = TRANSITIONS.get(ev.type)

@@ -21,7 +21,10 @@ class FieldError(ValueError):
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 
 
-def report_event(report: ReportIn, geo: Geography, now: datetime | None = None) -> Event:
+def report_event(report: ReportIn, geo: Geography, now: datetime | None = None,
+                 submitted_by: str | None = None) -> Event:
+    """``submitted_by`` is the account that posted, taken from the server's authentication
+    (never from the body): a grid worker's key reads back its own reports by it."""
     now = now or datetime.now(timezone.utc)
     if report.grid is not None:
         grid = geo.grids.get(report.grid)
@@ -45,5 +48,7 @@ def report_event(report: ReportIn, geo: Geography, now: datetime | None = None) 
         "village": grid.village_code, "grid": grid.code, "photos": list(report.photos),
         "source": report.source,
     }
+    if submitted_by:
+        data["submitted_by"] = submitted_by
     return Event(id=reported_event_id(incident_id), incident_id=incident_id, type="reported",
                  at=reported_at, actor=report.reporter, data=data)

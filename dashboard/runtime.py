@@ -29,6 +29,7 @@ class Runtime:
     geo: Geography
     publisher: Publisher
     embedded: EmbeddedRedis | None = None
+    redis_url: str = ""
     workers: list = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -49,7 +50,8 @@ class Runtime:
             from .migrations import upgrade
             upgrade(db_url)
         rt = cls(settings=settings, redis=redis_client(redis_url), store=Store.from_url(db_url),
-                 geo=Geography(settings), publisher=None, embedded=embedded)  # type: ignore[arg-type]
+                 geo=Geography(settings), publisher=None, embedded=embedded,
+                 redis_url=redis_url)  # type: ignore[arg-type]
         rt.publisher = Publisher(rt.redis, settings.stream)
         if background:
             if settings.run_persister:

@@ -96,6 +96,7 @@ class ReportData(BaseModel):
     grid: Annotated[str, Field(min_length=1, max_length=32)]
     photos: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=10)
     source: Annotated[str, Field(max_length=32)] = "api"
+    submitted_by: Optional[Annotated[str, Field(max_length=64)]] = None
 
     @field_validator("platform")
     @classmethod

@@ -77,6 +77,7 @@ class IncidentRow(Base):
     urgency: Mapped[str] = mapped_column(String(8))
     photos: Mapped[list] = mapped_column(JSON, default=list)
     source: Mapped[str] = mapped_column(String(32))
+    submitted_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(16))
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -98,6 +99,8 @@ class IncidentRow(Base):
         Index("ix_incidents_reported_at", "reported_at"),
         Index("ix_incidents_closed_reported", "closed_at", "reported_at"),
         Index("ix_incidents_updated_at", "updated_at"),
+        Index("ix_incidents_submitted_by", "submitted_by"),
+        Index("ix_incidents_department", "department"),
     )
 
 
@@ -180,9 +183,11 @@ class Store:
     # ------------------------------------------------------------------ schema
     def create_all(self) -> None:
         """Create the schema directly (tests); the app uses Alembic (``migrations.upgrade``)."""
+        from . import accounts  # noqa: F401  (users and api_keys)
         Base.metadata.create_all(self.engine)
 
     def drop_all(self) -> None:
+        from . import accounts  # noqa: F401
         Base.metadata.drop_all(self.engine)
 
     def ping(self) -> None:
@@ -349,12 +354,15 @@ class Store:
 
     def list_cases(self, *, town: str | None = None, categories: list[str] | None = None,
                    urgencies: list[str] | None = None, statuses: list[str] | None = None,
-                   grid: str | None = None, limit: int = 2000) -> list[dict]:
-        """Cases for the operator console, newest first, filtered in SQL."""
+                   grid: str | None = None, department: str | None = None,
+                   submitted_by: str | None = None, limit: int = 2000) -> list[dict]:
+        """Cases for the operator console, newest first, filtered in SQL. ``town``,
+        ``department`` and ``submitted_by`` are also how a principal's scope is applied
+        (``dashboard.auth.case_filter``)."""
         t = IncidentRow.__table__
         q = select(t.c.id, t.c.reported_at, t.c.town_code, t.c.grid_code, t.c.category, t.c.description,
                    t.c.base_urgency, t.c.urgency, t.c.status, t.c.level, t.c.department, t.c.accepted_at,
-                   t.c.closed_at, t.c.version)
+                   t.c.closed_at, t.c.version, t.c.submitted_by)
         if town:
             q = q.where(t.c.town_code == town)
         if categories:
@@ -365,6 +373,10 @@ class Store:
             q = q.where(t.c.status.in_(statuses))
         if grid:
             q = q.where(t.c.grid_code == grid)
+        if department:
+            q = q.where(t.c.department == department)
+        if submitted_by:
+            q = q.where(t.c.submitted_by == submitted_by)
         q = q.order_by(t.c.reported_at.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]

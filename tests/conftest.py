@@ -117,7 +117,8 @@ def store(db_url):
 def settings(tmp_path, redis_url, db_url):
     return Settings.from_env({}).with_(
         redis_url=redis_url, database_url=db_url, instance_dir=tmp_path / "instance",
-        simulate=False, run_persister=False, auto_migrate=False, block_ms=200,
+        simulate=False, run_persister=False, auto_migrate=False, block_ms=200, demo_accounts=False,
+        rate_limit_login="1000 per minute",
         claim_idle_ms=1500)
 
 

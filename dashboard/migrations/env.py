@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from dashboard import accounts  # noqa: F401  (its tables belong to Base.metadata)
 from dashboard.store import Base, make_engine
 
 config = context.config

@@ -71,15 +71,16 @@ def test_stale_version_is_refused_and_nothing_changes(client, rt):
     assert rt.redis.xlen(rt.settings.stream) == length
 
 
-def test_two_conflicting_actions_exactly_one_wins(app, rt, drain):
-    client = app.test_client()
+def test_two_conflicting_actions_exactly_one_wins(login, rt, drain):
+    client = login("op_other")  # the case is in 新桥镇
     iid = new_case(client)
     assert act(client, iid, "accept", 1).status_code == 202
     results = []
     barrier = threading.Barrier(8)
+    clients = [login("op_other") for _ in range(8)]
 
     def operator(i):
-        c = app.test_client()
+        c = clients[i]
         barrier.wait()
         results.append(act(c, iid, "assign", 2, department=f"部门{i}").status_code)
 

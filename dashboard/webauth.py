@@ -1,0 +1,367 @@
+"""Sign-in, sessions, API keys, kiosk links, CSRF and rate limits on the Flask server.
+
+Who is asking is decided here, once per request, and kept in ``flask.g.principal``:
+
+1. an API key in ``Authorization: Bearer gdk_...`` or ``X-API-Key`` (phones, other systems);
+   a request with a key is judged by the key alone, so it needs no CSRF token;
+2. otherwise the signed session cookie (HttpOnly, SameSite=Lax): a user who signed in at
+   ``/login``, or a kiosk that opened its ``/kiosk/<token>`` link. Every state-changing request
+   made with the cookie, Dash's callback requests included, must carry the CSRF token
+   (Flask-WTF). Dash's renderer sends it by itself: it copies the ``_csrf_token`` cookie into an
+   ``X-CSRFToken`` header.
+
+Then the gate: public paths (sign-in, static files, health, Open311's own key handling) pass;
+anything else without a principal gets 401 (API, callbacks) or a redirect to /login (pages);
+a page the role may not open gets 403. What each role may see and do is ``dashboard.auth``.
+"""
+from __future__ import annotations
+
+import time
+from urllib.parse import quote, urlsplit
+
+from flask import (Blueprint, Response, current_app, g, redirect, render_template_string, request,
+                   session)
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf, validate_csrf
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import auth
+from .accounts import Accounts
+from .auth import AccessDenied, Principal
+from .domain import departments
+from .i18n import lang_of
+
+bp = Blueprint("auth", __name__)
+csrf = CSRFProtect()
+
+CSRF_COOKIE = "_csrf_token"
+SESSION_REFRESH_S = 600  # re-issue the session cookie (sliding expiry) at most this often
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/")
+PUBLIC_PATHS = {"/login", "/healthz", "/favicon.ico", "/api/v1/openapi.json", "/api/v1/categories"}
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+# --------------------------------------------------------------------------- who is asking
+
+def current_principal() -> Principal | None:
+    return g.get("principal")
+
+
+def require_principal() -> Principal:
+    p = g.get("principal")
+    if p is None:
+        raise AccessDenied("sign in or send an API key", status=401)
+    return p
+
+
+def accounts() -> Accounts:
+    return current_app.extensions["griddash.accounts"]
+
+
+def _request_key() -> str | None:
+    authz = request.headers.get("Authorization", "")
+    if authz[:7].lower() == "bearer ":
+        return authz[7:].strip()
+    return request.headers.get("X-API-Key")
+
+
+def _rate_key() -> str:
+    p = g.get("principal")
+    return f"{p.kind}:{p.id}" if p is not None else f"addr:{get_remote_address()}"
+
+
+# --------------------------------------------------------------------------- pages
+
+def page_of(path: str) -> tuple[str, str | None] | None:
+    """(page, town) for a Dash page path, None for anything else."""
+    parts = [p for p in path.split("/") if p]
+    if parts == ["screen"]:
+        return "screen", None
+    if len(parts) == 2 and parts[0] == "screen":
+        return "screen", parts[1]
+    if parts and parts[0] in ("console", "leaders"):
+        return parts[0], None
+    return None
+
+
+def home_of(p: Principal) -> str:
+    if p.role == "screen":
+        return f"/screen/{p.town}" if p.town else "/screen"
+    if p.role in ("operator", "handler"):
+        return "/console"
+    if p.role == "leader":
+        return "/leaders"
+    if p.role == "admin":
+        return "/screen"
+    return "/api/v1/openapi.json"
+
+
+def check_page(p: Principal, path: str) -> None:
+    """AccessDenied unless ``p`` may open the Dash page at ``path``."""
+    page = page_of(path)
+    if page is None:
+        return
+    name, town = page
+    if not auth.may_open(p, name):
+        raise AccessDenied(f"role {p.role} may not open {name}")
+    if name == "screen":
+        auth.resolve_town(p, town)
+
+
+# --------------------------------------------------------------------------- the gate
+
+def _authenticate() -> Response | None:
+    g.principal = None
+    g.by_key = False
+    path = request.path
+    raw_key = _request_key()
+    if raw_key is not None:
+        p = accounts().authenticate_key(raw_key)
+        if p is None:
+            return _deny(AccessDenied("invalid or revoked API key", status=401))
+        g.principal, g.by_key = p, True
+    elif "uid" in session or "kiosk" in session:
+        p = (accounts().load_user(session["uid"]) if "uid" in session
+             else accounts().load_kiosk(session["kiosk"]))
+        if p is None:  # disabled account or revoked kiosk link: the session ends now
+            session.clear()
+        else:
+            g.principal = p
+            if time.time() - session.get("t", 0) > SESSION_REFRESH_S:
+                session["t"] = int(time.time())
+    if request.method in UNSAFE and not g.by_key and not path.startswith("/open311/"):
+        csrf.protect()  # raises CSRFError -> 400
+    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or path.startswith("/kiosk/"):
+        return None
+    p = g.principal
+    if p is None:
+        if request.method == "GET" and not path.startswith(("/api/", "/_dash-", "/cameras/")):
+            return redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
+        return _deny(AccessDenied("sign in or send an API key", status=401))
+    if path == "/":
+        return redirect(home_of(p) + (f"?{request.query_string.decode()}" if request.query_string else ""))
+    if request.method == "GET" and page_of(path) is not None:
+        try:
+            check_page(p, path)
+        except AccessDenied as exc:
+            if exc.status == 403 and page_of(path)[0] == "screen" and p.town and auth.may_open(p, "screen"):
+                return redirect(f"/screen/{p.town}")  # a town's operator asking for the district
+            return _deny(exc)
+    return None
+
+
+def _deny(exc: AccessDenied) -> Response:
+    lang = lang_of(request.args.get("lang"))
+    if request.path.startswith(("/api/", "/_dash-", "/cameras/", "/leaders/export")) or request.is_json:
+        import orjson
+        return Response(orjson.dumps({"error": exc.message}), status=exc.status, mimetype="application/json",
+                        headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None)
+    return Response(render_template_string(DENIED_PAGE, status=exc.status, message=exc.message, lang=lang),
+                    status=exc.status, mimetype="text/html")
+
+
+def _after(resp: Response) -> Response:
+    """Give signed-in browsers the CSRF token as a cookie that Dash's renderer can read."""
+    if g.get("principal") is not None and not g.get("by_key"):
+        have = request.cookies.get(CSRF_COOKIE)
+        ok = False
+        if have:
+            try:
+                validate_csrf(have)
+                ok = True
+            except Exception:
+                ok = False
+        if not ok:
+            resp.set_cookie(CSRF_COOKIE, generate_csrf(), samesite="Strict", httponly=False,
+                            secure=current_app.config["SESSION_COOKIE_SECURE"], path="/")
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    return resp
+
+
+# --------------------------------------------------------------------------- sign-in
+
+def _safe_next(target: str | None) -> str:
+    if not target:
+        return ""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return ""
+    return target
+
+
+def _backoff_key(username: str) -> str:
+    return f"auth:fail:{username.lower()[:64]}"
+
+
+def _backoff_wait(username: str) -> int:
+    """Seconds this username must wait before the next attempt (0 = may try now)."""
+    r = current_app.extensions["griddash"].redis
+    try:
+        fails, ttl = int(r.get(_backoff_key(username)) or 0), r.pttl(_backoff_key(username))
+    except Exception:
+        return 0
+    after = current_app.extensions["griddash.settings"].login_backoff_after
+    if fails < after:
+        return 0
+    wait = min(2 ** (fails - after) * 15, 900)  # 15 s, 30 s, 1 min ... at most 15 min
+    last = r.get(_backoff_key(username) + ":at")
+    since = time.time() - float(last or 0)
+    return max(0, int(wait - since + 0.999)) if ttl else 0
+
+
+def _note_failure(username: str) -> None:
+    r = current_app.extensions["griddash"].redis
+    k = _backoff_key(username)
+    pipe = r.pipeline()
+    pipe.incr(k)
+    pipe.expire(k, 3600)
+    pipe.set(k + ":at", time.time(), ex=3600)
+    pipe.execute()
+
+
+@bp.get("/login")
+def login_form():
+    lang = lang_of(request.args.get("lang"))
+    p = current_principal()
+    if p is not None and request.args.get("next"):
+        return redirect(_safe_next(request.args.get("next")) or home_of(p))
+    return render_template_string(LOGIN_PAGE, lang=lang, error=None, username="",
+                                  next=_safe_next(request.args.get("next")), csrf=generate_csrf(),
+                                  demo=current_app.extensions["griddash.settings"].demo_accounts)
+
+
+@bp.post("/login")
+def login_submit():
+    lang = lang_of(request.args.get("lang") or request.form.get("lang"))
+    username = (request.form.get("username") or "").strip()[:64]
+    password = request.form.get("password") or ""
+    nxt = _safe_next(request.form.get("next"))
+
+    def again(message: str, status: int, headers=None):
+        body = render_template_string(LOGIN_PAGE, lang=lang, error=message, username=username, next=nxt,
+                                      csrf=generate_csrf(),
+                                      demo=current_app.extensions["griddash.settings"].demo_accounts)
+        return Response(body, status=status, headers=headers, mimetype="text/html")
+
+    wait = _backoff_wait(username) if username else 0
+    if wait:
+        msg = (f"Too many failed sign-ins for this account; try again in {wait} s" if lang == "en"
+               else f"该账号登录失败次数过多，请 {wait} 秒后再试")
+        return again(msg, 429, {"Retry-After": str(wait)})
+    p = accounts().authenticate(username, password) if username and password else None
+    if p is None:
+        if username:
+            _note_failure(username)
+        return again("Wrong username or password" if lang == "en" else "用户名或密码错误", 401)
+    current_app.extensions["griddash"].redis.delete(_backoff_key(username), _backoff_key(username) + ":at")
+    session.clear()  # a new session: nothing of an earlier one survives sign-in
+    session.permanent = True
+    session["uid"] = p.id
+    session["t"] = int(time.time())
+    current_app.logger.info("sign-in: %s (%s)", p.username, p.role)
+    return redirect(nxt or home_of(p) + (f"?lang={lang}" if lang == "en" else ""))
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    resp = redirect("/login")
+    resp.delete_cookie(CSRF_COOKIE, path="/")
+    return resp
+
+
+@bp.get("/kiosk/<token>")
+def kiosk(token: str):
+    """A wall screen's link: no password; the signed token names a revocable kiosk key."""
+    key_id = accounts().kiosk_id(token)
+    p = accounts().load_kiosk(key_id) if key_id is not None else None
+    if p is None:
+        return _deny(AccessDenied("this screen link is invalid or has been revoked", status=403))
+    session.clear()
+    session.permanent = True
+    session["kiosk"] = p.id
+    session["t"] = int(time.time())
+    q = request.query_string.decode()
+    return redirect(home_of(p) + (f"?{q}" if q else ""))
+
+
+# --------------------------------------------------------------------------- wiring
+
+def init_app(server, rt, settings) -> Accounts:
+    from datetime import timedelta
+
+    server.config.update(
+        SESSION_COOKIE_NAME="griddash_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        SESSION_REFRESH_EACH_REQUEST=False,  # refreshed by _authenticate, not on every poll
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        WTF_CSRF_CHECK_DEFAULT=False,        # checked in _authenticate, where keys are exempt
+        WTF_CSRF_TIME_LIMIT=None,            # a wall screen runs for days on one page
+        WTF_CSRF_SSL_STRICT=settings.cookie_secure,
+        RATELIMIT_STORAGE_URI=rt.redis_url,
+        RATELIMIT_STORAGE_OPTIONS={"socket_timeout": 2},
+        RATELIMIT_SWALLOW_ERRORS=True,       # Redis down: sign-in still works, unlimited
+        RATELIMIT_KEY_PREFIX="griddash-limits",
+    )
+    if settings.trusted_proxies:
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings.trusted_proxies,
+                                   x_proto=settings.trusted_proxies)
+    acc = Accounts(rt.store.engine, settings.secret_key, towns=rt.geo.towns,
+                   departments={d.name_zh for d in departments().values()})
+    server.extensions["griddash.accounts"] = acc
+    server.extensions["griddash.settings"] = settings
+    server.before_request(_authenticate)  # first: the limiter's keys need the principal
+    csrf.init_app(server)
+    limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="moving-window",
+                      headers_enabled=True)
+    limiter.init_app(server)
+    server.extensions["griddash.limiter"] = limiter
+    # sign-in (and sign-out) attempts per address
+    limiter.limit(settings.rate_limit_login, methods=["POST"], key_func=get_remote_address)(bp)
+    server.register_blueprint(bp)
+    server.after_request(_after)
+    server.register_error_handler(AccessDenied, _deny)
+    server.register_error_handler(CSRFError, lambda e: _deny(AccessDenied(
+        f"missing or invalid CSRF token ({e.description}); reload the page", status=400)))
+    return acc
+
+
+def limit_api(server, blueprint, limit: str) -> None:
+    """The per-key (or per-account, or per-address) request limit on an API blueprint."""
+    server.extensions["griddash.limiter"].limit(limit, key_func=_rate_key)(blueprint)
+
+
+LOGIN_PAGE = """<!doctype html>
+<html lang="{{ 'en' if lang == 'en' else 'zh-CN' }}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ 'Sign in' if lang == 'en' else '登录' }} · 路桥区全科网格综合指挥平台</title>
+<link rel="stylesheet" href="/assets/griddash.css"></head>
+<body class="login-body"><main class="login-box">
+<h1>{{ 'Luqiao grid governance command center' if lang == 'en' else '路桥区全科网格综合指挥平台' }}</h1>
+<form method="post" action="/login{{ '?lang=en' if lang == 'en' else '' }}" id="login-form">
+<input type="hidden" name="csrf_token" value="{{ csrf }}">
+<input type="hidden" name="next" value="{{ next }}">
+<label>{{ 'Username' if lang == 'en' else '用户名' }}
+<input name="username" id="login-username" autocomplete="username" required maxlength="64" value="{{ username }}"></label>
+<label>{{ 'Password' if lang == 'en' else '密码' }}
+<input name="password" id="login-password" type="password" autocomplete="current-password" required></label>
+{% if error %}<p class="login-error" id="login-error" role="alert">{{ error }}</p>{% endif %}
+<button type="submit" id="login-submit">{{ 'Sign in' if lang == 'en' else '登录' }}</button>
+</form>
+<p class="login-lang"><a href="/login?lang={{ 'zh' if lang == 'en' else 'en' }}{{ '&next=' ~ (next|urlencode) if next else '' }}">{{ '中文' if lang == 'en' else 'English' }}</a></p>
+{% if demo %}<p class="login-demo">{{ 'Demo accounts: see instance/DEMO-ACCOUNTS.txt (printed at start).' if lang == 'en' else '演示账号见 instance/DEMO-ACCOUNTS.txt（启动时已打印）。' }}</p>{% endif %}
+</main></body></html>"""
+
+DENIED_PAGE = """<!doctype html>
+<html lang="{{ 'en' if lang == 'en' else 'zh-CN' }}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ status }}</title><link rel="stylesheet" href="/assets/griddash.css"></head>
+<body class="login-body"><main class="login-box" id="denied">
+<h1>{{ status }} · {{ ('Not allowed' if status == 403 else 'Not found') if lang == 'en' else ('无权访问' if status == 403 else '未找到') }}</h1>
+<p>{{ message }}</p><p><a href="/">{{ 'Home' if lang == 'en' else '返回首页' }}</a></p>
+</main></body></html>"""
