@@ -1,4 +1,9 @@
-"""Callbacks of the operator console. Thin: filters -> store query, actions -> dashboard.commands."""
+"""Callbacks of the operator console. Thin: filters -> store query, actions -> dashboard.commands.
+
+Scope comes from the signed-in principal (``dashboard.auth``): the case list is filtered by the
+principal's town or department whatever the filters say, a case outside it answers 404, and
+an action the role may not take answers 403, before anything is written.
+"""
 from __future__ import annotations
 
 import uuid
@@ -9,10 +14,13 @@ import dash_leaflet as dl
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from callbacks.screen import camera_tile, timeline_items
+from dashboard import auth
+from dashboard.auth import AccessDenied
 from dashboard.commands import ACTIONS, ActionError, Commands, head_key
 from dashboard.domain import STATUS_NAMES, URGENCY_STYLE, allowed_events, categories
 from dashboard.i18n import ACTION_NAMES, pick, t
 from dashboard.sla import default_policy
+from dashboard.webauth import require_principal
 
 EVENT_ACTION = {v: k for k, v in ACTIONS.items()}
 
@@ -57,8 +65,13 @@ def register(app, services) -> None:
     def list_cases(town, cats_f, urg, status, grid, overdue, _n, cfg):
         lang = cfg["lang"]
         now = datetime.now(timezone.utc)
-        rows = rt.store.list_cases(town=town or None, categories=cats_f or None, urgencies=urg or None,
-                                   statuses=status or None, grid=(grid or "").strip() or None)
+        p = require_principal()
+        scope = auth.case_filter(p)  # the principal's town or department, from the session
+        if town and scope.get("town") not in (None, town):
+            raise AccessDenied(f"not allowed outside town {scope['town']}")
+        rows = rt.store.list_cases(**{"town": town or None, **scope}, categories=cats_f or None,
+                                   urgencies=urg or None, statuses=status or None,
+                                   grid=(grid or "").strip() or None)
         out = []
         for r in rows:
             sla, late = sla_text(r, now, lang)
@@ -97,9 +110,11 @@ def register(app, services) -> None:
         if not case_id:
             return no_update, no_update, no_update
         lang = cfg["lang"]
+        p = require_principal()
         inc = rt.store.get_incident(uuid.UUID(case_id))
         if inc is None:
             return html.Div(t("version_pending", lang)), [], no_update
+        auth.require_case(p, inc)
         head = rt.redis.hgetall(head_key(inc["id"]))
         version = int(head[b"v"]) if head else inc["version"]
         status = head[b"s"].decode() if head else inc["status"]
@@ -114,7 +129,7 @@ def register(app, services) -> None:
         timeline = timeline_items(inc["events"], tz, lang)
         photos = [html.Img(src=p, className="sc-photo") for p in inc["photos"]
                   if isinstance(p, str) and p.startswith(("https://", "http://", "/"))]
-        near = cams.nearest(inc["lat"], inc["lon"], k=2)
+        near = cams.nearest(inc["lat"], inc["lon"], k=2, town=auth.town_scope(p))
         feature = grid_features.get(inc["grid_code"])
         color = URGENCY_STYLE[inc["urgency"]]["color"]
         case_map = dl.Map(id="case-map", center=[inc["lat"], inc["lon"]], zoom=15, className="cn-map",
@@ -146,9 +161,10 @@ def register(app, services) -> None:
             html.Div(className="sc-detail-cams", children=[camera_tile(n.camera, cams, now, tz, lang, small=True)
                                                          for n in near]),
         ]
+        mine = auth.allowed_actions(p, inc)
         buttons = [html.Button(pick(ACTION_NAMES[EVENT_ACTION[e]], lang), className="cn-btn",
                                id={"type": "case-action", "action": EVENT_ACTION[e]})
-                   for e in allowed_events(status) if e in EVENT_ACTION]
+                   for e in allowed_events(status) if e in EVENT_ACTION and EVENT_ACTION[e] in mine]
         return detail, buttons, state
 
     @app.callback(
@@ -169,10 +185,12 @@ def register(app, services) -> None:
         lang = cfg["lang"]
         data = {k: v.strip() for k, v in (("department", dept), ("level", level), ("handler", handler))
                 if v and v.strip()}
+        p = require_principal()
+        iid = uuid.UUID(str(case["id"]))
+        auth.require_action(p, rt.store.get_incident(iid, with_events=False), trig["action"])
         try:
-            res = commands().act(uuid.UUID(case["id"]), trig["action"], expected_version=case["version"],
-                                 actor="值班员" if lang != "en" else "operator", note=(note or "").strip(),
-                                 data=data)
+            res = commands().act(iid, trig["action"], expected_version=case["version"],
+                                 actor=p.label, note=(note or "").strip(), data=data)
         except ActionError as exc:
             return html.Span(exc.message, className="cn-error")
         return f"{t('done_ok', lang)}: {pick(ACTION_NAMES[res.action], lang)} (v{res.version})"
@@ -190,15 +208,21 @@ def register(app, services) -> None:
         if not rows or not dept:
             return t("col_department", lang) + "?"
         cmd, ok, refused = commands(), 0, 0
+        p = require_principal()
         for row in rows:
-            iid = uuid.UUID(row["id"])
+            iid = uuid.UUID(str(row["id"]))
+            inc = rt.store.get_incident(iid, with_events=False)
+            if not ({"accept", "assign"} <= auth.allowed_actions(p, inc or {})):
+                refused += 1  # not this principal's case (or not stored yet): nothing is done
+                continue
             cmd.ensure_head(iid)
             head = rt.redis.hgetall(head_key(iid))
             try:
                 if head[b"s"] == b"reported":  # accept first: 受理 before 交办
-                    cmd.act(iid, "accept", expected_version=int(head[b"v"]), actor="值班员")
+                    cmd.act(iid, "accept", expected_version=int(head[b"v"]), actor=p.label)
                     head = rt.redis.hgetall(head_key(iid))
-                cmd.act(iid, "assign", expected_version=int(head[b"v"]), actor="值班员", data={"department": dept})
+                cmd.act(iid, "assign", expected_version=int(head[b"v"]), actor=p.label,
+                        data={"department": dept})
                 ok += 1
             except ActionError:
                 refused += 1

@@ -7,6 +7,10 @@
 * slow-tick (60 s): trend chart and town ranking.
 * camera-tick (15 s) or a new red incident: the camera wall (touring, or following the red case).
 * clock and live/stale indicator: in the browser (assets/griddash_screen.js), no server work.
+
+Scope: every callback takes the town it shows from the signed-in principal
+(``dashboard.auth.resolve_town``), never from the page's own config store, which only says
+what the page asked for; a request for a town outside the principal's scope is refused (403).
 """
 from __future__ import annotations
 
@@ -19,9 +23,13 @@ import orjson
 import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
+from dashboard import auth
+from dashboard.auth import AccessDenied
 from dashboard.domain import STATUS_NAMES, categories, departments
 from dashboard.i18n import EVENT_NAMES, lang_of, pick, t
+from dashboard.webauth import require_principal
 from layouts import console as console_layout
+from layouts import leaders as leaders_layout
 from layouts import screen as screen_layout
 
 FOLLOW_SECONDS = 90          # the wall follows a new red incident this long
@@ -60,10 +68,17 @@ def register(app, services) -> None:
         q = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
         lang = lang_of(q.get("lang"))
         parts = [p for p in (pathname or "/").split("/") if p]
+        p = require_principal()
+        page = parts[0] if parts else "screen"
+        if page in auth.PAGE_ROLES and not auth.may_open(p, page):
+            return screen_layout.denied(lang)
         if parts == ["console"]:
-            town = q.get("town") if q.get("town") in geo.towns else None
-            return console_layout.layout(lang=lang, towns=geo.towns, categories=cats,
-                                         departments=departments(), town=town)
+            towns = {c: r for c, r in geo.towns.items() if auth.town_scope(p) in (None, c)}
+            town = q.get("town") if q.get("town") in towns else auth.town_scope(p)
+            return console_layout.layout(lang=lang, towns=towns, categories=cats,
+                                         departments=departments(), town=town, principal=p)
+        if parts == ["leaders"]:
+            return leaders_layout.layout(principal=p, lang=lang, query=q, services=services)
         if parts in ([], ["screen"]):
             scope = None
         elif len(parts) == 2 and parts[0] == "screen":
@@ -72,6 +87,10 @@ def register(app, services) -> None:
                 return screen_layout.not_found(f"未知镇街 / unknown town: {scope}")
         else:
             return screen_layout.not_found("404")
+        try:
+            scope = auth.resolve_town(p, scope)
+        except AccessDenied:
+            return screen_layout.denied(lang)
         wall = q.get("wall", "3")
         wall = int(wall) if wall in ("2", "3", "4") else 3
         period = q.get("period", "today")
@@ -80,7 +99,7 @@ def register(app, services) -> None:
             scope=scope, scope_name=town_name(scope, lang) if scope else t("district", lang),
             bounds=services.bounds(scope), lang=lang, wall=wall, tile_url=services.tiles.url,
             tile_attribution=services.tiles.attribution, town_labels=services.town_labels(lang),
-            refresh_ms=rt.settings.refresh_ms, period=period, tz=rt.settings.timezone)
+            refresh_ms=rt.settings.refresh_ms, period=period, tz=rt.settings.timezone, principal=p)
 
     # ------------------------------------------------------------------ live
     @app.callback(
@@ -100,7 +119,7 @@ def register(app, services) -> None:
         State("follow", "data"),
     )
     def refresh(_n, cfg, known_version, follow):
-        scope, lang = cfg["scope"], cfg["lang"]
+        scope, lang = auth.resolve_town(require_principal(), cfg["scope"]), cfg["lang"]
         try:
             snap = live.snapshot(scope)
         except Exception:
@@ -152,7 +171,7 @@ def register(app, services) -> None:
         State("kpi-hash", "data"),
     )
     def refresh_kpis(_n, cfg, known_hash):
-        scope, lang, period = cfg["scope"], cfg["lang"], cfg["period"]
+        scope, lang, period = auth.resolve_town(require_principal(), cfg["scope"]), cfg["lang"], cfg["period"]
         try:
             k = kpis.get(scope, period)
         except Exception:
@@ -188,7 +207,9 @@ def register(app, services) -> None:
         State("screen-config", "data"),
     )
     def refresh_slow(_n, viewport, cfg):
-        scope, lang = cfg["scope"], cfg["lang"]
+        p = require_principal()
+        scope, lang = auth.resolve_town(p, cfg["scope"]), cfg["lang"]
+        bound = auth.town_scope(p)
         try:
             k = kpis.get(scope, "30d")
         except Exception:
@@ -212,6 +233,8 @@ def register(app, services) -> None:
             html.Span(t("col_rate", lang)), html.Span(t("col_overdue", lang))])
         rows = [header]
         for i, r in enumerate(k.get("town_ranking") or [], 1):
+            if bound is not None and r["code"] != bound:
+                continue  # a town's own screen shows its own place in the ranking, nobody else's
             rows.append(html.Div(className="sc-rank-row" + (" sc-rank-me" if r["code"] == scope else ""),
                                  children=[html.Span(str(i)), html.Span(town_name(r["code"], lang)),
                                            html.Span(f"{r['reports']:,}"), html.Span(_fmt_pct(r["closure_rate"])),
@@ -227,7 +250,8 @@ def register(app, services) -> None:
         State("screen-config", "data"),
     )
     def refresh_wall(n, follow, cfg):
-        scope, lang, size = cfg["scope"], cfg["lang"], cfg["wall"]
+        scope, lang = auth.resolve_town(require_principal(), cfg["scope"]), cfg["lang"]
+        size = cfg["wall"] if cfg.get("wall") in (2, 3, 4) else 3
         now = datetime.now(timezone.utc)
         following = follow and follow.get("until", 0) > now.timestamp() * 1000
         if following:
@@ -252,7 +276,7 @@ def register(app, services) -> None:
         prevent_initial_call=True,
     )
     def detail(marker, grid, _close, _case_clicks, cfg):
-        lang, scope = cfg["lang"], cfg["scope"]
+        lang, scope = cfg["lang"], auth.resolve_town(require_principal(), cfg["scope"])
         trig = ctx.triggered_id
         if trig == "detail-close":
             return "sc-detail hidden", []
@@ -278,12 +302,13 @@ def register(app, services) -> None:
             return None
         if inc is None or (scope and inc["town_code"] != scope):
             return None
+        auth.require_case(require_principal(), inc)
         grid = geo.grids.get(inc["grid_code"])
         status = pick(STATUS_NAMES.get(inc["status"], (inc["status"], inc["status"])), lang)
         timeline = timeline_items(inc["events"], tz, lang)
         photos = [html.Img(src=p, className="sc-photo") for p in inc["photos"]
                   if isinstance(p, str) and p.startswith(("https://", "http://", "/"))]
-        near = cams.nearest(inc["lat"], inc["lon"], k=4)
+        near = cams.nearest(inc["lat"], inc["lon"], k=4, town=scope)
         now = datetime.now(timezone.utc)
         return [
             html.Div(className=f"sc-detail-head sc-u-{inc['urgency']}", children=[
@@ -314,7 +339,7 @@ def register(app, services) -> None:
                                      children=[c["reported_at"].astimezone(tz).strftime("%m-%d %H:%M"), " ",
                                                cat_name(c["category"], lang), " · ", c["description"]]))
                  for c in cases]
-        near = cams.nearest(grid.lat, grid.lon, k=4)
+        near = cams.nearest(grid.lat, grid.lon, k=4, town=scope)
         now = datetime.now(timezone.utc)
         return [
             html.Div(f"{grid.name}", className="sc-detail-head"),

@@ -8,6 +8,10 @@
   dead list            show the dead-letter stream
   import-geo           install a real grid GeoJSON and camera CSV in place of the demo ones
                        (--reset goes back to the demo data)
+  users add|list|disable|enable|passwd
+                       accounts (roles: admin, leader, operator, handler, reporter)
+  keys create|list|revoke
+                       API keys for phones and systems (--user), kiosk links for screens (--kiosk)
 """
 from __future__ import annotations
 
@@ -98,6 +102,79 @@ def cmd_import_geo(args, s: Settings) -> None:
     print(report)
 
 
+def _accounts(s: Settings):
+    from .accounts import Accounts
+    from .domain import departments
+    from .geo import Geography
+    from .store import Store
+    return Accounts(Store.from_url(s.effective_database_url).engine, s.secret_key,
+                    towns=Geography(s).towns, departments={d.name_zh for d in departments().values()})
+
+
+def _ask_password(args) -> str:
+    import getpass
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        sys.exit("the two passwords differ")
+    return first
+
+
+def cmd_users(args, s: Settings) -> None:
+    from .accounts import AccountError
+    acc = _accounts(s)
+    try:
+        if args.action == "add":
+            password = None if args.no_password else _ask_password(args)
+            uid = acc.add_user(args.username, args.role, password=password, town=args.town,
+                               department=args.department, display_name=args.name or "")
+            print(f"user {args.username} ({args.role}) added, id {uid}")
+        elif args.action == "list":
+            for u in acc.list_users():
+                state = "disabled" if u["disabled"] else "active"
+                print(f"{u['id']:>4}  {u['username']:<20} {u['role']:<9} {u['town'] or '':<10} "
+                      f"{u['department'] or '':<14} {state}  {u['display_name']}")
+        elif args.action in ("disable", "enable"):
+            acc.set_disabled(args.username, args.action == "disable")
+            print(f"user {args.username} {args.action}d (signed-in sessions end within seconds)")
+        elif args.action == "passwd":
+            acc.set_password(args.username, _ask_password(args))
+            print(f"password of {args.username} changed")
+    except AccountError as exc:
+        sys.exit(f"users {args.action}: {exc}")
+
+
+def cmd_keys(args, s: Settings) -> None:
+    from .accounts import AccountError
+    acc = _accounts(s)
+    try:
+        if args.action == "create":
+            if args.kiosk:
+                town = None if args.town in (None, "", "district") else args.town
+                kid, token = acc.create_kiosk(town, name=args.name or "")
+                print(f"kiosk link {kid} for {town or 'the district'} (open it once on the wall's browser):")
+                print(f"  {args.base_url.rstrip('/')}/kiosk/{token}")
+            else:
+                if not args.user:
+                    sys.exit("keys create: --user NAME (the account the key acts as), or --kiosk")
+                kid, key = acc.create_key(args.user, name=args.name or "")
+                print(f"API key {kid} for {args.user} (shown once; send it as 'Authorization: Bearer <key>'):")
+                print(f"  {key}")
+        elif args.action == "list":
+            for k in acc.list_keys():
+                state = f"revoked {k['revoked_at']:%Y-%m-%d}" if k["revoked_at"] else "active"
+                who = k["username"] if k["kind"] == "api" else f"screen {k['town'] or 'district'}"
+                print(f"{k['id']:>4}  {k['kind']:<5} {k['prefix']}  {who:<20} {k['name']:<24} {state}")
+        elif args.action == "revoke":
+            if args.id is None:
+                sys.exit("keys revoke: give the key's id (keys list shows them)")
+            acc.revoke_key(args.id)
+            print(f"key {args.id} revoked")
+    except AccountError as exc:
+        sys.exit(f"keys {args.action}: {exc}")
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ap = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__,
@@ -128,7 +205,30 @@ def main(argv: list[str] | None = None) -> None:
     ig.add_argument("--cameras", help="camera CSV (format: data/README.md)")
     ig.add_argument("--reset", action="store_true", help="remove imported files: back to the demo data")
     ig.set_defaults(fn=cmd_import_geo)
+    us = sub.add_parser("users", help="accounts: add, list, disable, enable, passwd")
+    us.add_argument("action", choices=["add", "list", "disable", "enable", "passwd"])
+    us.add_argument("username", nargs="?")
+    us.add_argument("--role", choices=["admin", "leader", "operator", "handler", "reporter"])
+    us.add_argument("--town", help="town code (operator; a reporter's home town)")
+    us.add_argument("--department", help="department name as in data/departments.csv (handler)")
+    us.add_argument("--name", help="display name")
+    us.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    us.add_argument("--no-password", action="store_true", help="an account that uses API keys only")
+    us.set_defaults(fn=cmd_users)
+    ks = sub.add_parser("keys", help="API keys and kiosk links: create, list, revoke")
+    ks.add_argument("action", choices=["create", "list", "revoke"])
+    ks.add_argument("id", nargs="?", type=int, help="key id (revoke)")
+    ks.add_argument("--user", help="the account an API key acts as")
+    ks.add_argument("--kiosk", action="store_true", help="a read-only big-screen link instead of an API key")
+    ks.add_argument("--town", help="kiosk: town code (default: the district)")
+    ks.add_argument("--name", help="a label, e.g. the phone or the wall")
+    ks.add_argument("--base-url", default="http://127.0.0.1:8050", help="where the app is reached")
+    ks.set_defaults(fn=cmd_keys)
     args = ap.parse_args(argv)
+    if args.command == "users" and args.action != "list" and not args.username:
+        ap.error("users: give a username")
+    if args.command == "users" and args.action == "add" and not args.role:
+        ap.error("users add: --role is required")
     args.fn(args, Settings.from_env())
 
 

@@ -90,11 +90,11 @@ class Accounts:
         if role not in ROLES or role == "screen":
             raise AccountError(f"role must be one of {', '.join(r for r in ROLES if r != 'screen')}")
         if role in TOWN_ROLES and not town:
-            raise AccountError(f"a {role} needs --town")
+            raise AccountError(f"role {role} needs --town")
         if town and self.towns is not None and town not in self.towns:
             raise AccountError(f"unknown town {town!r}; one of {', '.join(self.towns)}")
         if role == "handler" and not department:
-            raise AccountError("a handler needs --department")
+            raise AccountError("role handler needs --department")
         if department and self.departments is not None and department not in self.departments:
             raise AccountError(f"unknown department {department!r}")
 

@@ -6,9 +6,11 @@ from dash import dcc, html
 
 from dashboard.domain import STATUS_NAMES, URGENCY_STYLE
 from dashboard.i18n import pick, t
+from layouts.common import user_bar
 
 
-def layout(*, lang: str, towns: dict, categories: dict, departments: dict, town: str | None):
+def layout(*, lang: str, towns: dict, categories: dict, departments: dict, town: str | None, principal=None):
+    """``towns`` are the towns the principal may see (one for a town's operator)."""
     def opts(pairs):
         return [{"label": label, "value": value} for value, label in pairs]
 
@@ -36,9 +38,12 @@ def layout(*, lang: str, towns: dict, categories: dict, departments: dict, town:
             html.Span(t("title", lang), className="cn-title"),
             html.Span(t("console", lang), className="cn-sub"),
             html.Span(t("demo_badge", lang), className="sc-badge"),
+            html.Span(className="sc-spacer"),
+            user_bar(principal, lang),
         ]),
         html.Div(className="cn-filters", children=[
-            dcc.Dropdown(id="f-town", options=town_opts, value=town, placeholder=t("col_town", lang)),
+            dcc.Dropdown(id="f-town", options=town_opts, value=town, placeholder=t("col_town", lang),
+                         clearable=len(towns) > 1),
             dcc.Dropdown(id="f-category", options=cat_opts, multi=True, placeholder=t("col_category", lang)),
             dcc.Dropdown(id="f-urgency", options=urg_opts, multi=True, placeholder=t("col_urgency", lang)),
             dcc.Dropdown(id="f-status", options=status_opts, multi=True, placeholder=t("status", lang),

@@ -12,6 +12,7 @@ from dash_extensions.javascript import Namespace
 
 from dashboard.domain import URGENCY_STYLE
 from dashboard.i18n import t
+from layouts.common import user_bar
 
 ns = Namespace("griddash", "map")
 
@@ -64,7 +65,7 @@ def legend(lang: str):
 
 def screen_layout(*, scope: str | None, scope_name: str, bounds, lang: str, wall: int,
                   tile_url: str | None, tile_attribution: str, town_labels: dict,
-                  refresh_ms: int, period: str, tz: str):
+                  refresh_ms: int, period: str, tz: str, principal=None):
     (minlon, minlat, maxlon, maxlat) = bounds
     other = "zh" if lang == "en" else "en"
     header = html.Div(className="sc-header", children=[
@@ -80,6 +81,7 @@ def screen_layout(*, scope: str | None, scope_name: str, bounds, lang: str, wall
                   **{"data-live": t("live", lang), "data-stale": t("stale", lang)}),
         html.A(t("switch_lang", lang), href=f"?lang={other}&wall={wall}&period={period}", className="sc-lang",
                id="lang-switch"),
+        user_bar(principal, lang),
     ])
     layers = []
     if tile_url:
@@ -155,3 +157,9 @@ def screen_layout(*, scope: str | None, scope_name: str, bounds, lang: str, wall
 
 def not_found(message: str):
     return html.Div(className="sc-root sc-notfound", children=[html.H1(message)])
+
+
+def denied(lang: str):
+    """What a page shows a signed-in user outside its role or town: no data of that page."""
+    return html.Div(className="sc-root sc-notfound", id="denied", children=[
+        html.H1(t("denied", lang)), html.A(t("home", lang), href="/")])

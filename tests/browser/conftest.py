@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from dashboard.embedded import free_port
+from liveapp import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -63,14 +64,6 @@ def browser(browser_factory):
     return browser_factory(1920, 1080)
 
 
-class LiveServer:
-    def __init__(self, url, proc, log):
-        self.url, self.proc, self.log = url, proc, log
-
-    def post_report(self, body):
-        return requests.post(f"{self.url}/api/v1/incidents", json=body, timeout=10)
-
-
 def _start_app(tmp_path, redis_url, **extra_env) -> LiveServer:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DATABASE_"))}
@@ -94,7 +87,7 @@ def _start_app(tmp_path, redis_url, **extra_env) -> LiveServer:
             proc.kill()
             raise RuntimeError("app did not start:\n" + log_path.read_text())
         time.sleep(0.2)
-    server = LiveServer(url, proc, log_path)
+    server = LiveServer(url, proc, log_path, env["DATABASE_URL"], Path(env["INSTANCE_DIR"]))
     server._log = log
     return server
 

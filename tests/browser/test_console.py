@@ -6,6 +6,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from liveapp import visit
 from test_screen import ARTIFACTS, WebDriverWait, open_screen, report
 
 pytestmark = pytest.mark.browser
@@ -45,7 +46,7 @@ def test_operator_accepts_assigns_and_closes_a_case(browser, live_server):
     WebDriverWait(browser, 5).until(lambda d: d.find_elements(By.CSS_SELECTOR, "path.gd-grid-r"))
     assert browser.find_element(By.ID, "kpi-open-red").text == "1"
 
-    browser.get(live_server.url + "/console")
+    visit(browser, live_server.url + "/console")
     row = WebDriverWait(browser, 15).until(
         lambda d: d.find_element(By.CSS_SELECTOR, f'.ag-row[row-id="{iid}"] [col-id="description"]'))
     row.click()
@@ -80,13 +81,12 @@ def test_operator_accepts_assigns_and_closes_a_case(browser, live_server):
 def test_a_stale_page_gets_a_conflict_not_a_double_step(browser, live_server):
     res = live_server.post_report(report(category="garbage", description="测试：垃圾堆放"))
     iid = res.json()["id"]
-    browser.get(live_server.url + "/console")
+    visit(browser, live_server.url + "/console")
     WebDriverWait(browser, 15).until(
         lambda d: d.find_element(By.CSS_SELECTOR, f'.ag-row[row-id="{iid}"] [col-id="description"]')).click()
     WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#case-buttons button"))
     # Another operator accepts the case meanwhile, through the API.
-    import requests
-    other = requests.post(f"{live_server.url}/api/v1/incidents/{iid}/actions",
+    other = live_server.session.post(f"{live_server.url}/api/v1/incidents/{iid}/actions",
                           json={"action": "accept", "expected_version": 1, "actor": "另一值班员"}, timeout=10)
     assert other.status_code == 202
     button = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#case-buttons button") if b.text == "受理")

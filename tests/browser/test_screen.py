@@ -11,6 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait as _Wait
 
 from layouts.screen import STABLE_IDS
+from liveapp import visit
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +38,7 @@ def wait_live(driver, timeout=30):
 
 
 def open_screen(driver, url):
-    driver.get(url)
+    visit(driver, url)
     wait = WebDriverWait(driver, 30)
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "path.gd-grid")) == 635)
     wait_live(driver)
