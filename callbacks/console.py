@@ -65,7 +65,7 @@ def register(app, services) -> None:
     def list_cases(town, cats_f, urg, status, grid, overdue, _n, cfg):
         lang = cfg["lang"]
         now = datetime.now(timezone.utc)
-        p = require_principal()
+        p = auth.require_page(require_principal(), "console")
         scope = auth.case_filter(p)  # the principal's town or department, from the session
         if town and scope.get("town") not in (None, town):
             raise AccessDenied(f"not allowed outside town {scope['town']}")
@@ -110,7 +110,7 @@ def register(app, services) -> None:
         if not case_id:
             return no_update, no_update, no_update
         lang = cfg["lang"]
-        p = require_principal()
+        p = auth.require_page(require_principal(), "console")
         inc = rt.store.get_incident(uuid.UUID(case_id))
         if inc is None:
             return html.Div(t("version_pending", lang)), [], no_update
@@ -185,7 +185,7 @@ def register(app, services) -> None:
         lang = cfg["lang"]
         data = {k: v.strip() for k, v in (("department", dept), ("level", level), ("handler", handler))
                 if v and v.strip()}
-        p = require_principal()
+        p = auth.require_page(require_principal(), "console")
         iid = uuid.UUID(str(case["id"]))
         auth.require_action(p, rt.store.get_incident(iid, with_events=False), trig["action"])
         try:
@@ -208,7 +208,7 @@ def register(app, services) -> None:
         if not rows or not dept:
             return t("col_department", lang) + "?"
         cmd, ok, refused = commands(), 0, 0
-        p = require_principal()
+        p = auth.require_page(require_principal(), "console")
         for row in rows:
             iid = uuid.UUID(str(row["id"]))
             inc = rt.store.get_incident(iid, with_events=False)

@@ -300,8 +300,10 @@ def register(app, services) -> None:
             inc = rt.store.get_incident(uuid.UUID(str(incident_id)))
         except ValueError:
             return None
-        if inc is None or (scope and inc["town_code"] != scope):
+        if inc is None:
             return None
+        if scope and inc["town_code"] != scope:
+            raise AccessDenied("no such case", status=404)
         auth.require_case(require_principal(), inc)
         grid = geo.grids.get(inc["grid_code"])
         status = pick(STATUS_NAMES.get(inc["status"], (inc["status"], inc["status"])), lang)
@@ -331,8 +333,10 @@ def register(app, services) -> None:
 
     def grid_detail(grid_code, scope, lang):
         grid = geo.grids.get(grid_code)
-        if grid is None or (scope and grid.town_code != scope):
+        if grid is None:
             return None
+        if scope and grid.town_code != scope:
+            raise AccessDenied(f"not allowed outside town {scope}")
         cases = rt.store.open_in_grid(grid_code, limit=20)
         items = [html.Li(html.Button(className=f"sc-case sc-u-{c['urgency']}", id={"type": "grid-case",
                                                                                   "id": str(c["id"])},

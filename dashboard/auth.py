@@ -115,6 +115,13 @@ def may_open(p: Principal, page: str) -> bool:
     return p.role in PAGE_ROLES.get(page, ())
 
 
+def require_page(p: Principal, page: str) -> Principal:
+    """For the callbacks of a page: the same rule as opening it."""
+    if not may_open(p, page):
+        raise AccessDenied(f"role {p.role} may not use {page}")
+    return p
+
+
 def case_visible(p: Principal, case: dict) -> bool:
     """May ``p`` see this case? ``case`` has at least town_code, department and submitted_by."""
     if p.role in ("admin", "leader"):

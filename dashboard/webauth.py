@@ -130,9 +130,14 @@ def _authenticate() -> Response | None:
             g.principal = p
             if time.time() - session.get("t", 0) > SESSION_REFRESH_S:
                 session["t"] = int(time.time())
+    public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or path.startswith("/kiosk/")
+    if g.principal is None and not public:
+        return _deny(AccessDenied("sign in or send an API key", status=401)) if request.method != "GET" \
+            or path.startswith(("/api/", "/_dash-", "/cameras/")) \
+            else redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
     if request.method in UNSAFE and not g.by_key and not path.startswith("/open311/"):
         csrf.protect()  # raises CSRFError -> 400
-    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or path.startswith("/kiosk/"):
+    if public:
         return None
     p = g.principal
     if p is None:
@@ -145,9 +150,10 @@ def _authenticate() -> Response | None:
         try:
             check_page(p, path)
         except AccessDenied as exc:
-            if exc.status == 403 and page_of(path)[0] == "screen" and p.town and auth.may_open(p, "screen"):
-                return redirect(f"/screen/{p.town}")  # a town's operator asking for the district
             return _deny(exc)
+        if page_of(path) == ("screen", None) and auth.town_scope(p):  # a town's own screen
+            q = request.query_string.decode()
+            return redirect(f"/screen/{auth.town_scope(p)}" + (f"?{q}" if q else ""))
     return None
 
 
