@@ -207,9 +207,7 @@ def register(app, services) -> None:
         State("screen-config", "data"),
     )
     def refresh_slow(_n, viewport, cfg):
-        p = require_principal()
-        scope, lang = auth.resolve_town(p, cfg["scope"]), cfg["lang"]
-        bound = auth.town_scope(p)
+        scope, lang = auth.resolve_town(require_principal(), cfg["scope"]), cfg["lang"]
         try:
             k = kpis.get(scope, "30d")
         except Exception:
@@ -233,8 +231,6 @@ def register(app, services) -> None:
             html.Span(t("col_rate", lang)), html.Span(t("col_overdue", lang))])
         rows = [header]
         for i, r in enumerate(k.get("town_ranking") or [], 1):
-            if bound is not None and r["code"] != bound:
-                continue  # a town's own screen shows its own place in the ranking, nobody else's
             rows.append(html.Div(className="sc-rank-row" + (" sc-rank-me" if r["code"] == scope else ""),
                                  children=[html.Span(str(i)), html.Span(town_name(r["code"], lang)),
                                            html.Span(f"{r['reports']:,}"), html.Span(_fmt_pct(r["closure_rate"])),

@@ -88,6 +88,7 @@ def _start_app(tmp_path, redis_url, **extra_env) -> LiveServer:
             raise RuntimeError("app did not start:\n" + log_path.read_text())
         time.sleep(0.2)
     server = LiveServer(url, proc, log_path, env["DATABASE_URL"], Path(env["INSTANCE_DIR"]))
+    server.redis_url = redis_url
     server._log = log
     return server
 
