@@ -1,0 +1,157 @@
+"""Accounts, API keys and kiosk links on both databases; the sign-in form, sessions and limits."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from dashboard.accounts import AccountError, Accounts
+from people import PASSWORD, TOWN
+
+
+@pytest.fixture
+def acc(store, geo):
+    return Accounts(store.engine, "test-secret", towns=geo.towns, departments={"综合行政执法局"}, ttl=0)
+
+
+def test_passwords_are_scrypt_hashes_and_checked(acc, store):
+    acc.add_user("zhang", "operator", password=PASSWORD, town=TOWN)
+    with store.engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT password_hash FROM users").scalar_one()
+    assert stored.startswith("scrypt:") and PASSWORD not in stored
+    assert acc.authenticate("zhang", PASSWORD).town == TOWN
+    assert acc.authenticate("zhang", PASSWORD + "x") is None
+    assert acc.authenticate("nobody", PASSWORD) is None
+    acc.set_disabled("zhang", True)
+    assert acc.authenticate("zhang", PASSWORD) is None
+
+
+@pytest.mark.parametrize("args,problem", [
+    (("ab", "operator"), "needs --town"),
+    (("a", "admin"), "username"),
+    (("x y", "admin"), "username"),
+    (("ok_name", "boss"), "role must be"),
+    (("ok_name", "screen"), "role must be"),
+    (("ok_name", "handler"), "--department"),
+])
+def test_bad_accounts_are_refused(acc, args, problem):
+    with pytest.raises(AccountError, match=problem):
+        acc.add_user(*args, password=PASSWORD)
+    assert acc.list_users() == []
+
+
+def test_short_password_unknown_town_and_duplicate(acc):
+    with pytest.raises(AccountError, match="at least"):
+        acc.add_user("li", "admin", password="short")
+    with pytest.raises(AccountError, match="unknown town"):
+        acc.add_user("li", "operator", password=PASSWORD, town="999")
+    acc.add_user("li", "admin", password=PASSWORD)
+    with pytest.raises(AccountError, match="exists"):
+        acc.add_user("li", "admin", password=PASSWORD)
+
+
+def test_api_keys_act_as_their_user_until_revoked(acc):
+    acc.add_user("phone", "reporter", town=TOWN)
+    kid, key = acc.create_key("phone", name="陈君辉的手机")
+    p = acc.authenticate_key(key)
+    assert (p.kind, p.role, p.username) == ("key", "reporter", "phone")
+    assert acc.authenticate_key(key[:-1] + ("A" if key[-1] != "A" else "B")) is None  # one character off
+    assert acc.authenticate_key("gdk_nothing") is None and acc.authenticate_key("") is None
+    assert acc.authenticate("phone", "") is None  # a keys-only account has no password
+    acc.revoke_key(kid)
+    assert acc.authenticate_key(key) is None
+    with pytest.raises(AccountError):
+        acc.revoke_key(kid)
+
+
+def test_a_disabled_users_keys_stop(acc):
+    acc.add_user("sys", "reporter")
+    _kid, key = acc.create_key("sys")
+    acc.set_disabled("sys", True)
+    assert acc.authenticate_key(key) is None
+
+
+def test_kiosk_tokens_are_signed_and_revocable(acc, store, geo):
+    kid, token = acc.create_kiosk(TOWN, name="wall")
+    assert acc.load_kiosk(acc.kiosk_id(token)).town == TOWN
+    forged = Accounts(store.engine, "another-secret", towns=geo.towns).create_kiosk(None)[1]
+    assert acc.kiosk_id(forged) is None  # signed with another key
+    assert acc.kiosk_id(token[:-2] + "xx") is None
+    acc.revoke_key(kid)
+    assert acc.load_kiosk(kid) is None
+
+
+def test_the_command_line_manages_users_and_keys(settings, subprocess_env):
+    def run(*args, stdin=None):
+        return subprocess.run([sys.executable, "-m", "dashboard", *args], input=stdin, env=subprocess_env,
+                              capture_output=True, text=True, timeout=60)
+
+    res = run("users", "add", "wang", "--role", "operator", "--town", TOWN, "--password-stdin",
+              stdin=PASSWORD + "\n")
+    assert res.returncode == 0, res.stderr
+    res = run("users", "add", "wang2", "--role", "operator", "--password-stdin", stdin=PASSWORD + "\n")
+    assert res.returncode != 0 and "--town" in res.stderr
+    assert run("users", "add", "phone", "--role", "reporter", "--no-password").returncode == 0
+    res = run("keys", "create", "--user", "phone")
+    key = res.stdout.split()[-1]
+    assert key.startswith("gdk_")
+    res = run("keys", "create", "--kiosk", "--town", TOWN)
+    assert "/kiosk/" in res.stdout
+    listing = run("users", "list").stdout
+    assert "wang" in listing and "phone" in listing and "wang2" not in listing
+    assert run("users", "disable", "wang").returncode == 0
+    assert "disabled" in run("users", "list").stdout
+    assert run("keys", "revoke", "1").returncode == 0
+    assert "revoked" in run("keys", "list").stdout
+    assert run("users", "disable", "nobody").returncode != 0
+
+
+# --------------------------------------------------------------------------- the web side
+
+def test_sign_in_sets_a_safe_cookie_and_the_gate_needs_it(app, accounts, anon):
+    assert anon.get("/console").status_code == 302
+    assert anon.get("/api/v1/incidents/00000000-0000-0000-0000-000000000000").status_code == 401
+    form = anon.get("/login").get_data(as_text=True)
+    csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    res = anon.post("/login", data={"username": "op", "password": PASSWORD, "csrf_token": csrf},
+                    no_csrf=True)
+    assert res.status_code == 302 and res.headers["Location"] == "/console"
+    cookie = next(h for h in res.headers.getlist("Set-Cookie") if h.startswith("griddash_session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert anon.get("/console").status_code == 200
+
+
+def test_sign_in_without_csrf_token_is_refused(app, accounts, anon):
+    anon.get("/login")
+    res = anon.post("/login", data={"username": "op", "password": PASSWORD}, no_csrf=True)
+    assert res.status_code == 400 and "CSRF" in res.get_data(as_text=True)
+
+
+def test_next_never_leaves_the_site(app, accounts, anon):
+    for nxt in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        form = anon.get("/login").get_data(as_text=True)  # each sign-in starts a new session
+        csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        res = anon.post("/login", data={"username": "op", "password": PASSWORD, "csrf_token": csrf,
+                                        "next": nxt}, no_csrf=True)
+        assert res.status_code == 302 and res.headers["Location"] == "/console", nxt
+
+
+def test_disabling_a_user_ends_its_session(app, login, accounts):
+    c = login("op")
+    assert c.get("/console").status_code == 200
+    accounts.set_disabled("op", True)
+    assert c.get("/console").status_code == 302  # back to the sign-in page
+
+
+def test_sign_in_attempts_per_address_are_limited(rt, settings):
+    from app import create_app
+
+    server = create_app(settings.with_(rate_limit_login="3 per minute"), runtime=rt).server
+    c = server.test_client()
+    statuses = []
+    for _ in range(5):
+        form = c.get("/login").get_data(as_text=True)
+        csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        statuses.append(c.post("/login", data={"username": "x", "password": "y", "csrf_token": csrf}).status_code)
+    assert statuses[:3] == [401, 401, 401] and statuses[3:] == [429, 429]
