@@ -175,6 +175,25 @@ def _deny(exc: AccessDenied) -> Response:
                     status=exc.status, mimetype="text/html")
 
 
+def _too_many(exc) -> Response:
+    """A rate limit was hit: say which, in the format the caller reads."""
+    import orjson
+    message = f"too many requests ({exc.description}); slow down and retry later"
+    if request.path.startswith("/open311/"):
+        xml = request.path.endswith(".xml")
+        body = (f"<?xml version='1.0' encoding='utf-8'?><errors><error><code>429</code><description>"
+                f"{message}</description></error></errors>") if xml else \
+            orjson.dumps([{"code": 429, "description": message}])
+        return Response(body, 429, mimetype="text/xml" if xml else "application/json")
+    if request.path.startswith(("/api/", "/_dash-", "/cameras/", "/leaders/export")):
+        return Response(orjson.dumps({"error": message}), 429, mimetype="application/json")
+    lang = lang_of(request.args.get("lang"))
+    text = "Too many sign-in attempts from this address; wait a minute" if lang == "en" \
+        else "此地址登录尝试过于频繁，请稍后再试"
+    return Response(render_template_string(LOGIN_PAGE, lang=lang, error=text, username="", next="",
+                                           csrf=generate_csrf(), demo=False), 429, mimetype="text/html")
+
+
 def _after(resp: Response) -> Response:
     """Give signed-in browsers the CSRF token as a cookie that Dash's renderer can read."""
     if g.get("principal") is not None and not g.get("by_key"):
@@ -340,6 +359,7 @@ def init_app(server, rt, settings) -> Accounts:
     server.register_blueprint(bp)
     server.after_request(_after)
     server.register_error_handler(AccessDenied, _deny)
+    server.register_error_handler(429, _too_many)
     server.register_error_handler(CSRFError, lambda e: _deny(AccessDenied(
         f"missing or invalid CSRF token ({e.description}); reload the page", status=400)))
     return acc

@@ -43,12 +43,21 @@ class CsrfClient(FlaskClient):
 
 
 @pytest.fixture
-def accounts(app):
+def accounts_for():
+    """``accounts_for(server)``: that server's accounts with one user of every role (``USERS``),
+    password ``PASSWORD``."""
+    def make(server):
+        acc = server.extensions["griddash.accounts"]
+        for name, (role, town, dept) in USERS.items():
+            acc.add_user(name, role, password=PASSWORD, town=town, department=dept)
+        return acc
+    return make
+
+
+@pytest.fixture
+def accounts(app, accounts_for):
     """The app's accounts with one user of every role (``USERS``), password ``PASSWORD``."""
-    acc = app.extensions["griddash.accounts"]
-    for name, (role, town, dept) in USERS.items():
-        acc.add_user(name, role, password=PASSWORD, town=town, department=dept)
-    return acc
+    return accounts_for(app)
 
 
 @pytest.fixture

@@ -155,3 +155,24 @@ def test_sign_in_attempts_per_address_are_limited(rt, settings):
         csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
         statuses.append(c.post("/login", data={"username": "x", "password": "y", "csrf_token": csrf}).status_code)
     assert statuses[:3] == [401, 401, 401] and statuses[3:] == [429, 429]
+    assert "登录尝试过于频繁" in c.post("/login", data={"username": "x", "password": "y", "csrf_token": csrf}
+                                       ).get_data(as_text=True)
+
+
+def test_api_requests_are_limited_per_key(rt, settings, accounts_for):
+    from app import create_app
+
+    server = create_app(settings.with_(rate_limit_api="4 per minute"), runtime=rt).server
+    acc = accounts_for(server)
+    one, two = acc.create_key("worker")[1], acc.create_key("worker")[1]
+    c = server.test_client()
+
+    def get(key):
+        return c.get("/api/v1/kpis", headers={"Authorization": f"Bearer {key}"}).status_code
+
+    first = [get(one) for _ in range(6)]
+    assert first[4:] == [429, 429] and 429 not in first[:4], first
+    assert get(two) != 429  # another key has its own allowance
+    res = c.get("/api/v1/kpis", headers={"Authorization": f"Bearer {one}"})
+    assert res.status_code == 429 and int(res.headers["Retry-After"]) > 0
+    assert "too many requests" in res.get_json()["error"]
