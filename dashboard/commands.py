@@ -32,6 +32,7 @@ EVENT_TO_ACTION = {v: k for k, v in ACTIONS.items()}
 # Fields each action requires in its body (besides expected_version and actor).
 REQUIRED = {"route": ("department",), "assign": ("department",), "return": ("note",),
             "supervise": ("note",)}
+MAX_NOTE, MAX_FIELD = 2000, 64  # what the stream's schema accepts (dashboard/schemas.py EventIn)
 HEAD_TTL_S = 90 * 86400  # heads of closed cases expire; they are reloaded from the database
 
 _APPEND = """
@@ -109,6 +110,11 @@ class Commands:
             raise ActionError(422, f"unknown action {action!r}; one of {', '.join(ACTIONS)}",
                               field="action")
         data = dict(data or {})
+        if not isinstance(note, str) or len(note) > MAX_NOTE:
+            raise ActionError(422, f"note: text of at most {MAX_NOTE} characters", field="note")
+        for name, value in data.items():
+            if not isinstance(value, str) or len(value) > MAX_FIELD:
+                raise ActionError(422, f"{name}: text of at most {MAX_FIELD} characters", field=name)
         for name in REQUIRED.get(action, ()):
             value = note if name == "note" else data.get(name)
             if not isinstance(value, str) or not value.strip():
