@@ -283,3 +283,28 @@ def test_callbacks_without_the_csrf_token_are_refused(world, rt):
         "state": []})
     assert res.status_code == 400 and "CSRF" in res.get_json()["error"]
     assert rt.redis.xlen(rt.settings.stream) == before
+
+
+@pytest.mark.parametrize("town_key", ["T", "O"])
+def test_leaders_callback(world, town_key):
+    town = TOWN if town_key == "T" else OTHER_TOWN
+    short = str(world["case"][town])[:8]  # the leaders' table shows a case's short id
+    values = {"ld-url.search": f"?town={town}&period=7d", "ld-period.value": "7d", "ld-category.value": [],
+              "ld-urgency.value": [], "ld-status.value": [], "ld-min.value": 5,
+              "ld-config.data": {"lang": "zh"}}
+    problems = []
+    for who in ROLES_PRINCIPALS + ["anon"]:
+        c = world["anon"] if who == "anon" else world["clients"][who]
+        res = dash_post(c, "ld-content", values, "ld-url.search")
+        text = res.get_data(as_text=True)
+        if who == "anon":
+            ok = res.status_code == 401
+        elif who not in LEADERS:
+            ok = res.status_code == 403 and short not in text
+        elif sees_town(who, town):
+            ok = res.status_code == 200 and short in text
+        else:  # the page says "not allowed" and shows nothing of that town
+            ok = res.status_code == 200 and "ld-denied" in text and short not in text
+        if not ok:
+            problems.append(f"{who} leaders view of {town_key}: {res.status_code} {text[:160]}")
+    assert not problems, "\n".join(problems)
