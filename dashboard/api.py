@@ -1,21 +1,48 @@
-"""The native HTTP API (a Flask blueprint mounted on the Dash server) and /healthz."""
+"""The native HTTP API (a Flask blueprint mounted on the Dash server) and /healthz.
+
+Who is asking is ``flask.g.principal`` (``dashboard.webauth``); what it may see and do is
+``dashboard.auth``. Nothing a client says about itself (an ``actor``, a town) widens its scope:
+
+* a case outside the principal's scope answers 404, exactly like a case that does not exist;
+* town views (markers, KPIs, cameras) of a principal bound to a town show that town: asking
+  for the district gives its own town, asking for another town is 403;
+* the actor of an action and the ``submitted_by`` of a report are the principal.
+
+Reports (``POST /api/v1/incidents``) come as JSON, or as ``multipart/form-data`` with a
+``report`` part (the same JSON) and up to ``max_photos`` files in ``photos`` parts
+(``dashboard.photos``); an ``Idempotency-Key`` header makes retries safe
+(``dashboard.idempotency``). Refused input answers ``{"error": str, "fields": [{"field",
+"message"}]}``: 400 unreadable (not JSON, not an object), 413 too large, 415 neither JSON nor
+multipart, 422 readable but invalid (a field, or a photo that is not a JPEG/PNG/WebP image by
+its content); nothing is stored then. The contract is ``GET /api/v1/openapi.json``.
+"""
 from __future__ import annotations
 
+import hashlib
 import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import orjson
 from flask import Blueprint, Response, current_app, request, send_file
 from pydantic import ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from functools import lru_cache
-
+from . import auth, idempotency, photos
+from .auth import AccessDenied, Principal
 from .basemap import shift_geojson, tile_preset
 from .domain import PLATFORMS, categories
 from .intake import FieldError, report_event
 from .schemas import ReportIn, field_errors
 from .stream import REDIS_ERRORS, group_status
+from .webauth import require_principal
 
 bp = Blueprint("api", __name__)
+
+NOT_STORED = "no stored incident with this id (a report just posted may still be on its way)"
+MAX_PHOTO_URLS = 10          # a stored report keeps at most this many photo URLs (schemas.ReportData)
+DISTRICT = "district"
+MULTIPART_PARTS = ("report", "photos")
 
 
 def runtime():
@@ -34,6 +61,80 @@ def _error(status: int, message: str, fields: list | None = None) -> Response:
     return _json(body, status)
 
 
+class ApiError(Exception):
+    """Refused input: answered as ``{"error", "fields"}`` with ``status``."""
+
+    def __init__(self, status: int, message: str, fields: list | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.fields = fields
+
+
+def _invalid(kind: str, fields: list[dict], status: int = 422) -> ApiError:
+    return ApiError(status, f"invalid {kind}: " + "; ".join(f"{f['field']}: {f['message']}" for f in fields),
+                    fields)
+
+
+@bp.app_errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    return _error(exc.status, exc.message, exc.fields)
+
+
+@bp.app_errorhandler(idempotency.IdempotencyError)
+def _idempotency_error(exc: idempotency.IdempotencyError):
+    return _error(exc.status, exc.message, [{"field": idempotency.HEADER, "message": exc.message}])
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc):
+    s = runtime().settings
+    return _error(413, f"request body too large: a report may have at most {s.max_body_bytes} bytes of "
+                       f"JSON and {s.max_photos} photos of at most {s.max_photo_bytes} bytes each")
+
+
+def upload_limit(settings) -> int:
+    """The largest body a report with photos may have."""
+    return settings.max_photos * settings.max_photo_bytes + settings.max_body_bytes
+
+
+@bp.record_once
+def _cap_request_bodies(state):
+    """No request to this app may be larger than a report with all its photos, checked by
+    werkzeug before anything reads the body (the CSRF check reads forms before any view runs)."""
+    cfg = state.app.config
+    if cfg.get("MAX_CONTENT_LENGTH") is None:
+        cfg["MAX_CONTENT_LENGTH"] = upload_limit(state.app.extensions["griddash"].settings)
+
+
+def parse_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise ApiError(400, "incident id must be a UUID, e.g. 3f2b8c1e-5d4a-4c3b-9a2e-1f0e7d6c5b4a") from None
+
+
+def visible_case(p: Principal, iid: uuid.UUID, with_events: bool = True) -> dict:
+    """The stored case if ``p`` may see it; a case outside its scope answers like an unknown one."""
+    inc = runtime().store.get_incident(iid, with_events=with_events)
+    try:
+        return auth.require_case(p, inc)
+    except AccessDenied:
+        raise AccessDenied(NOT_STORED, status=404) from None
+
+
+def scope_town(p: Principal, requested: str | None) -> str | None:
+    """The town a town view shows (None = the district): the one asked for if ``p`` may see it;
+    a principal bound to a town gets its own when it asks for the district or nothing;
+    another town, or a role without town views (handler, reporter), is AccessDenied (403)."""
+    requested = (requested or "").strip() or None
+    if requested == DISTRICT:
+        requested = None
+    return auth.resolve_town(p, requested)
+
+
+# --------------------------------------------------------------------------- reference data
+
 @bp.get("/api/v1/categories")
 def list_categories():
     cats = [c.as_dict() for c in categories().values()]
@@ -41,66 +142,216 @@ def list_categories():
                   "categories": cats})
 
 
-@bp.post("/api/v1/incidents")
-def post_incident():
-    rt = runtime()
-    limit = rt.settings.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        return _error(413, f"body larger than {limit} bytes")
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
-        return _error(413, f"body larger than {limit} bytes")
-    if not request.mimetype or request.mimetype != "application/json":
-        return _error(415, "send the report as JSON with Content-Type: application/json")
+@bp.get("/api/v1/openapi.json")
+def openapi_document():
+    """The API's contract (OpenAPI 3.1), public like the categories."""
+    from .openapi import document
+
+    ext = current_app.extensions
+    if "griddash.openapi" not in ext:
+        ext["griddash.openapi"] = orjson.dumps(document(runtime().settings))
+    return Response(ext["griddash.openapi"], mimetype="application/json",
+                    headers={"Cache-Control": "max-age=300"})
+
+
+# --------------------------------------------------------------------------- reports
+
+@dataclass
+class Submission:
+    """A report as it arrived, before validation: its JSON object and its photo files."""
+    report: dict
+    uploads: list[bytes] = field(default_factory=list)
+
+    def fingerprint(self) -> str:
+        return idempotency.fingerprint(self.report, [hashlib.sha256(d).hexdigest() for d in self.uploads])
+
+
+def _json_object(raw: bytes, part: str = "body") -> dict:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return _error(400, f"body is not valid JSON: {exc}")
+        raise ApiError(400, f"{part} is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
-        return _error(400, "body must be a JSON object")
+        raise ApiError(400, f"{part} must be a JSON object (the report's fields)")
+    return body
+
+
+def _read_json(settings) -> Submission:
+    limit = settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"body larger than {limit} bytes")
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(413, f"body larger than {limit} bytes")
+    return Submission(_json_object(raw))
+
+
+def _read_multipart(settings) -> Submission:
+    limit = upload_limit(settings)
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"body larger than {limit} bytes ({settings.max_photos} photos of at most "
+                            f"{settings.max_photo_bytes} bytes and the report)")
+    request.max_content_length = limit
+    request.max_form_memory_size = settings.max_body_bytes
+    request.max_form_parts = settings.max_photos + 8
     try:
-        report = ReportIn.model_validate(body)
-        event = report_event(report, rt.geo)
+        form, files = request.form, request.files
+    except RequestEntityTooLarge:
+        raise ApiError(413, f"body too large: at most {settings.max_photos} photos of {settings.max_photo_bytes} "
+                            f"bytes, and a report part of at most {settings.max_body_bytes} bytes") from None
+    unknown = sorted((set(form) | set(files)) - set(MULTIPART_PARTS))
+    if unknown:
+        raise _invalid("request", [{"field": n, "message": "unknown part; send 'report' and 'photos'"}
+                                   for n in unknown])
+    return Submission(_report_part(form, files, settings.max_body_bytes), _photo_parts(form, files, settings))
+
+
+def _report_part(form, files, limit: int) -> dict:
+    parts = [v.encode() for v in form.getlist("report")] + [f.stream.read(limit + 1) for f in files.getlist("report")]
+    if len(parts) != 1:
+        raise _invalid("request", [{"field": "report", "message":
+                                    "send exactly one 'report' part holding the report as JSON"}])
+    if len(parts[0]) > limit:
+        raise ApiError(413, f"the report part is larger than {limit} bytes")
+    return _json_object(parts[0], "the report part")
+
+
+def _photo_parts(form, files, settings) -> list[bytes]:
+    if form.getlist("photos"):
+        raise _invalid("request", [{"field": "photos", "message": "photos must be sent as files"}])
+    uploads = files.getlist("photos")
+    if len(uploads) > settings.max_photos:
+        raise _invalid("request", [{"field": "photos", "message":
+                                    f"{len(uploads)} photos; at most {settings.max_photos} per report"}])
+    out = []
+    for i, upload in enumerate(uploads):
+        data = upload.stream.read(settings.max_photo_bytes + 1)
+        if len(data) > settings.max_photo_bytes:
+            raise ApiError(413, f"photos[{i}] is larger than {settings.max_photo_bytes} bytes; send a smaller photo",
+                           [{"field": f"photos[{i}]", "message": f"larger than {settings.max_photo_bytes} bytes"}])
+        out.append(data)
+    return out
+
+
+def read_submission(settings) -> Submission:
+    mimetype = request.mimetype
+    if mimetype == "application/json":
+        return _read_json(settings)
+    if mimetype == "multipart/form-data":
+        return _read_multipart(settings)
+    raise ApiError(415, "send the report as JSON with Content-Type: application/json, or as "
+                        "multipart/form-data with a 'report' part (JSON) and 'photos' files")
+
+
+def _validated(sub: Submission, settings) -> tuple[ReportIn, list[photos.Photo]]:
+    try:
+        report = ReportIn.model_validate(sub.report)
     except ValidationError as exc:
-        errs = field_errors(exc)
-        return _error(422, "invalid report: " + "; ".join(f"{e['field']}: {e['message']}" for e in errs), errs)
+        raise _invalid("report", field_errors(exc)) from None
+    checked = []
+    for i, data in enumerate(sub.uploads):
+        try:
+            checked.append(photos.check_photo(data, f"photos[{i}]", settings.max_photo_bytes))
+        except photos.PhotoError as exc:
+            raise _invalid("photo", [{"field": exc.field, "message": exc.message}], exc.status) from None
+    if len(report.photos) + len(checked) > MAX_PHOTO_URLS:
+        raise _invalid("report", [{"field": "photos", "message":
+                                   f"at most {MAX_PHOTO_URLS} photos in all (URLs and files)"}])
+    return report, checked
+
+
+def _check_reporting_town(p: Principal, town: str) -> None:
+    if p.role in auth.TOWN_ROLES and p.town and town != p.town:
+        raise AccessDenied(f"operators of town {p.town} report only inside it; this point lies in town {town}")
+
+
+def _accept(p: Principal, sub: Submission) -> Response:
+    """Validate, store the photos, publish: 202, or an error with nothing kept."""
+    rt = runtime()
+    report, checked = _validated(sub, rt.settings)
+    iid = report.id or uuid.uuid4()
+    urls = [photos.photo_url(iid, ph.name) for ph in checked]
+    report = report.model_copy(update={"id": iid, "photos": [*report.photos, *urls]})
+    try:
+        event = report_event(report, rt.geo, submitted_by=p.username)
     except FieldError as exc:
-        return _error(422, f"invalid report: {exc.field}: {exc.message}",
-                      [{"field": exc.field, "message": exc.message}])
+        raise _invalid("report", [{"field": exc.field, "message": exc.message}]) from None
+    _check_reporting_town(p, event.data["town"])
+    written = _store_photos(rt, iid, checked, client_id=sub.report.get("id") is not None)
     try:
         entry = rt.publisher.publish(event)
-    except Exception:  # Redis unavailable: the client must retry; nothing was written
+    except Exception:  # Redis unavailable: the client must retry; nothing was kept
+        photos.remove(written)
         current_app.logger.exception("publishing a report failed")
         return _error(503, "the incident stream is unavailable; retry later (the report was not accepted)")
-    iid = str(event.incident_id)
-    return _json({"id": iid, "status": "accepted_for_processing", "stream_id": entry,
-                  "grid": event.data["grid"], "town": event.data["town"], "urgency": event.data["urgency"]},
+    return _json({"id": str(iid), "status": "accepted_for_processing", "stream_id": entry,
+                  "grid": event.data["grid"], "town": event.data["town"], "urgency": event.data["urgency"],
+                  "photos": urls},
                  202, headers={"Location": f"/api/v1/incidents/{iid}"})
 
 
-@bp.post("/api/v1/incidents/<incident_id>/actions")
-def post_action(incident_id: str):
-    """One step of the closed loop: ``{"action": "accept", "expected_version": 1, "actor": ...}``
-    plus the action's fields (``department``, ``handler``, ``note``, ``level``). 409 when the
-    action is not allowed in the case's status or the case changed since ``expected_version``;
-    nothing is written then."""
-    from .commands import ActionError, Commands
+def _store_photos(rt, iid: uuid.UUID, checked: list, client_id: bool) -> list:
+    if not checked:
+        return []
+    if client_id and rt.store.get_incident(iid, with_events=False) is not None:
+        return []  # a repeat of a stored report: its event is a duplicate, its files are kept already
+    return photos.store(rt.settings.photos_path, iid, checked)
 
+
+@bp.post("/api/v1/incidents")
+def post_incident():
+    p = require_principal()
+    auth.require_report(p)
+    key = request.headers.get(idempotency.HEADER)
+    if key is not None:
+        idempotency.check_key(key)
+    sub = read_submission(runtime().settings)
+    if key is None:
+        return _accept(p, sub)
     try:
-        iid = uuid.UUID(incident_id)
-    except ValueError:
-        return _error(400, "incident id must be a UUID")
+        return idempotency.run(runtime().redis, p, key, sub.fingerprint(), lambda: _accept(p, sub))
+    except REDIS_ERRORS:
+        return _error(503, "the incident stream is unavailable; retry later (the report was not accepted)")
+
+
+@bp.get("/api/v1/incidents/<incident_id>/photos/<name>")
+def get_photo(incident_id: str, name: str):
+    """A photo of a case the principal may see, served as the image type it was stored as."""
+    p = require_principal()
+    iid = parse_id(incident_id)
+    path = photos.path_of(runtime().settings.photos_path, iid, name)
+    if path is None:
+        raise ApiError(404, "no such photo: names are <sha256>.jpg|png|webp, as listed in the case's photos")
+    inc = visible_case(p, iid, with_events=False)
+    if photos.photo_url(iid, name) not in (inc.get("photos") or []) or not path.is_file():
+        raise ApiError(404, "no such photo of this case")
+    resp = send_file(path, mimetype=photos.CONTENT_TYPES[name.rsplit(".", 1)[1]], conditional=True,
+                     etag=True, max_age=None)
+    resp.headers["Content-Disposition"] = f'inline; filename="{name}"'
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    resp.headers["Cache-Control"] = "private, max-age=86400"
+    return resp
+
+
+# --------------------------------------------------------------------------- cases
+
+def _action_body() -> tuple[str, int, str, dict]:
+    """(action, expected_version, note, data) from the body, or ApiError naming the fields.
+    An ``actor`` in the body is accepted for older clients and ignored: the actor is the
+    principal."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return _error(400, "body must be a JSON object")
+        raise ApiError(400, "body must be a JSON object with Content-Type: application/json")
     problems = []
     action, version, actor = body.get("action"), body.get("expected_version"), body.get("actor")
     if not isinstance(action, str):
         problems.append({"field": "action", "message": "this field is required"})
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         problems.append({"field": "expected_version", "message": "a positive integer is required"})
-    if not isinstance(actor, str) or not actor.strip() or len(actor) > 64:
-        problems.append({"field": "actor", "message": "a name of 1 to 64 characters is required"})
+    if actor is not None and (not isinstance(actor, str) or len(actor) > 64):
+        problems.append({"field": "actor", "message": "text of at most 64 characters (ignored: the actor "
+                                                       "is the signed-in account or the API key's user)"})
     note = body.get("note", "")
     if not isinstance(note, str) or len(note) > 2000:
         problems.append({"field": "note", "message": "text of at most 2000 characters"})
@@ -108,12 +359,30 @@ def post_action(incident_id: str):
     if any(not isinstance(v, str) or len(v) > 64 for v in data.values()):
         problems.append({"field": ",".join(data), "message": "text of at most 64 characters"})
     if problems:
-        return _error(422, "invalid action: " + "; ".join(f"{p['field']}: {p['message']}" for p in problems),
-                      problems)
+        raise _invalid("action", problems)
+    return action, version, note.strip() if isinstance(note, str) else "", data
+
+
+@bp.post("/api/v1/incidents/<incident_id>/actions")
+def post_action(incident_id: str):
+    """One step of the closed loop: ``{"action": "accept", "expected_version": 1}`` plus the
+    action's fields (``department``, ``handler``, ``note``, ``level``). 409 when the action is
+    not allowed in the case's status or the case changed since ``expected_version``; nothing
+    is written then. The actor recorded is the principal."""
+    from .commands import ACTIONS, ActionError, Commands
+
+    p = require_principal()
+    if not auth.ROLE_ACTIONS.get(p.role):
+        raise AccessDenied(f"role {p.role} may not act on cases")
+    iid = parse_id(incident_id)
+    action, version, note, data = _action_body()
+    inc = visible_case(p, iid, with_events=False)
+    if action in ACTIONS:  # an unknown action is Commands' 422, naming the known ones
+        auth.require_action(p, inc, action)
     rt = runtime()
     try:
         res = Commands(rt.redis, rt.store, rt.settings.stream).act(
-            iid, action, expected_version=version, actor=actor.strip(), note=note.strip(), data=data)
+            iid, action, expected_version=version, actor=p.label[:64], note=note, data=data)
     except REDIS_ERRORS:
         return _error(503, "the incident stream is unavailable; retry later (nothing was changed)")
     except ActionError as exc:
@@ -122,26 +391,23 @@ def post_action(incident_id: str):
             body["fields"] = [{"field": exc.extra["field"], "message": exc.message}]
         return _json(body, exc.http_status)
     return _json({"id": str(res.incident_id), "event_id": str(res.event_id), "action": res.action,
-                  "version": res.version, "status": res.status}, 202)
+                  "version": res.version, "status": res.status, "actor": p.label[:64]}, 202)
 
 
 @bp.get("/api/v1/incidents/<incident_id>")
 def get_incident(incident_id: str):
-    try:
-        iid = uuid.UUID(incident_id)
-    except ValueError:
-        return _error(400, "incident id must be a UUID")
-    inc = runtime().store.get_incident(iid)
-    if inc is None:
-        return _error(404, "no stored incident with this id (a report just posted may still be on its way)")
-    return _json(inc)
+    p = require_principal()
+    return _json(visible_case(p, parse_id(incident_id)))
 
+
+# --------------------------------------------------------------------------- map data
 
 @bp.get("/api/v1/geo/<name>")
 def geo_file(name: str):
     """Reference geography (grids, towns, district outline), cached by the browser."""
     from .geo import geo_path
 
+    require_principal()
     allowed = {"grids.geojson", "towns.geojson", "district_outline.geojson"}
     if name not in allowed:
         return _error(404, f"unknown file; one of {sorted(allowed)}")
@@ -163,14 +429,17 @@ def _shifted(path: str, _mtime: float) -> bytes:
 @bp.get("/api/v1/live/markers.geojson")
 def live_markers():
     """Open incidents as GeoJSON points for the map, serialised and compressed once per change
-    and shared by every viewer (the screen's map layer loads this URL; a new ``v`` = reload)."""
-    town = request.args.get("town") or None
+    and shared by every viewer of the same scope (the screen's map layer loads this URL; a new
+    ``v`` = reload). ``town``: as ``scope_town``."""
+    town = scope_town(require_principal(), request.args.get("town"))
     if town is not None and town not in runtime().geo.towns:
-        return _error(404, f"unknown town {town!r}")
+        return _error(404, f"unknown town {town!r}; use a town code, or omit town for the district")
     snap = current_app.extensions["griddash.live"].snapshot(town)
-    if request.if_none_match.contains(snap.etag):
-        return Response(status=304, headers={"ETag": f'"{snap.etag}"'})
-    headers = {"ETag": f'"{snap.etag}"', "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    etag = f"{town or DISTRICT}-{snap.etag}"
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache",
+               "Vary": "Accept-Encoding, Cookie, Authorization, X-API-Key"}
+    if request.if_none_match.contains(etag):
+        return Response(status=304, headers=headers)
     if "gzip" in (request.headers.get("Accept-Encoding") or ""):
         headers["Content-Encoding"] = "gzip"
         body = snap.markers_gzip
@@ -178,6 +447,14 @@ def live_markers():
         body = snap.markers_json
     return Response(body, mimetype="application/geo+json", headers=headers)
 
+
+@bp.route("/api/v1/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unknown_api_path(rest: str):
+    """A JSON 404 for a mistyped API path (instead of the Dash app's HTML page)."""
+    return _error(404, f"no API route /api/v1/{rest}; the routes are listed in /api/v1/openapi.json")
+
+
+# --------------------------------------------------------------------------- health
 
 @bp.get("/healthz")
 def healthz():

@@ -12,6 +12,11 @@ server's snapshot URL (``mjpeg`` holds the stream URL); for the others ``type`` 
 registry's ``kind`` (mjpeg, snapshot, hls, embed) and ``src`` its URL, loaded by the browser.
 An offline camera's snapshot/stream answers ``503`` with ``{"error", "id", "last_seen"}``.
 
+Scope: a camera belongs to a town (``town_code``). A principal bound to a town (an operator, a
+town's kiosk) sees only that town's cameras: the list is its town's (``town`` = another town is
+403) and another town's camera answers 404 like an unknown one; handlers and reporters have no
+camera views (403). See ``api.scope_town``.
+
 MJPEG streams hold a worker thread for their whole life: run gunicorn with threads
 (``-k gthread --threads 16``); the sync worker would be blocked and killed by its timeout.
 At most ``MAX_STREAMS`` streams per process (then ``503``).
@@ -27,7 +32,9 @@ from urllib.parse import quote
 import orjson
 from flask import Blueprint, Response, current_app, request, url_for
 
+from .api import scope_town
 from .cameras import FRAME_STEP, Camera, CameraRegistry
+from .webauth import require_principal
 
 bp = Blueprint("camera_api", __name__)
 
@@ -128,10 +135,19 @@ def _bad_arg(exc: _BadArg):
     return _error(400, str(exc))
 
 
+def _visible_camera(camera_id: str) -> Camera | None:
+    """The camera, if it exists and the principal may see it (None otherwise, alike)."""
+    bound = scope_town(require_principal(), None)  # 403 for roles without camera views
+    cam = registry().get(camera_id)
+    if cam is None or (bound is not None and cam.town_code != bound):
+        return None
+    return cam
+
+
 @bp.get("/api/v1/cameras")
 def list_cameras():
     reg = registry()
-    town = request.args.get("town", "").strip() or None
+    town = scope_town(require_principal(), request.args.get("town"))
     now = datetime.now(timezone.utc)
     urls = _Urls()
     near = request.args.get("near", "").strip()
@@ -160,7 +176,7 @@ def list_cameras():
 @bp.get("/api/v1/cameras/<camera_id>")
 def get_camera(camera_id: str):
     reg = registry()
-    cam = reg.get(camera_id)
+    cam = _visible_camera(camera_id)
     if cam is None:
         return _error(404, "unknown camera")
     return _json(_camera_json(reg, cam, datetime.now(timezone.utc), _Urls()),
@@ -170,7 +186,7 @@ def get_camera(camera_id: str):
 def _sim_camera(camera_id: str) -> tuple[CameraRegistry, Camera | None, Response | None]:
     """The sim camera, or an error response (404 unknown / not sim, 503 offline)."""
     reg = registry()
-    cam = reg.get(camera_id)
+    cam = _visible_camera(camera_id)
     if cam is None:
         return reg, None, _error(404, "unknown camera")
     if cam.kind != "sim":

@@ -164,6 +164,7 @@ class Settings:
             rate_limit_api=env.get("RATE_LIMIT_API") or "600 per minute",
             demo_accounts=_bool(env.get("DEMO_ACCOUNTS"), embedded),
             max_photo_bytes=_num(env, "MAX_PHOTO_BYTES", 8 * 1024 * 1024, int),
+            max_photos=_num(env, "MAX_PHOTOS", 6, int),
             open311_public_read=_bool(env.get("OPEN311_PUBLIC_READ"), False),
         )
         if env.get("PHOTO_DIR"):

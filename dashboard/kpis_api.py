@@ -4,6 +4,10 @@ Query parameters: ``town`` (a town code; absent, empty or ``district`` = the who
 and ``period`` (``today`` | ``7d`` | ``30d`` | ``year``; default ``today``). Answers 200 with
 ``compute_kpis``'s figures as of the moment of the request, 400 for a bad period, 404 for an
 unknown town. Definitions: docs/kpis.md.
+
+Scope (``api.scope_town``): a principal bound to a town (an operator, a town's kiosk) gets its
+town's figures when it asks for the district or for nothing, and 403 for another town;
+handlers and reporters have no town views (403).
 """
 from __future__ import annotations
 
@@ -11,9 +15,10 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, request
 
-from .api import _error, _json, runtime
-from .kpis import DISTRICT, PERIODS, compute_kpis
+from .api import _error, _json, runtime, scope_town
+from .kpis import PERIODS, compute_kpis
 from .sla import default_policy
+from .webauth import require_principal
 
 bp = Blueprint("kpis_api", __name__)
 
@@ -21,14 +26,12 @@ bp = Blueprint("kpis_api", __name__)
 @bp.get("/api/v1/kpis")
 def get_kpis():
     rt = runtime()
+    town = scope_town(require_principal(), request.args.get("town"))
     period = request.args.get("period", "today")
     if period not in PERIODS:
         message = f"period must be one of {', '.join(PERIODS)}"
         return _error(400, f"invalid period {period!r}: {message}",
                       [{"field": "period", "message": message}])
-    town = request.args.get("town") or None
-    if town == DISTRICT:
-        town = None
     town_names = {code: row.get("name", code) for code, row in rt.geo.towns.items()}
     if town is not None and town not in town_names:
         return _error(404, f"unknown town {town!r}; use a town code such as "

@@ -11,11 +11,13 @@ import pytest
 XINQIAO = (28.5231, 121.4147)
 
 
-def new_case(client):
+def new_case(client, drain):
+    """A stored case: who may act on it is decided by its stored town and department."""
     res = client.post("/api/v1/incidents", data=orjson.dumps({
         "category": "dispute", "description": "邻里纠纷", "lat": XINQIAO[0], "lon": XINQIAO[1],
         "reporter": "网格员"}), content_type="application/json")
     assert res.status_code == 202
+    drain()
     return res.get_json()["id"]
 
 
@@ -26,7 +28,7 @@ def act(client, iid, action, version, **fields):
 
 
 def test_closed_loop_through_the_api_is_stored_and_folded(client, rt, drain):
-    iid = new_case(client)
+    iid = new_case(client, drain)
     steps = [("accept", {}), ("assign", {"department": "司法调解中心"}), ("start", {}),
              ("supervise", {"note": "请加快"}), ("escalate", {"level": "village"}),
              ("resolve", {"note": "已调解"}), ("close", {"note": "回访满意"})]
@@ -51,8 +53,8 @@ def test_closed_loop_through_the_api_is_stored_and_folded(client, rt, drain):
     assert inc["events"][4]["note"] == "请加快" and all(e["applied"] for e in inc["events"])
 
 
-def test_illegal_action_is_refused_naming_the_allowed_ones(client, rt):
-    iid = new_case(client)
+def test_illegal_action_is_refused_naming_the_allowed_ones(client, rt, drain):
+    iid = new_case(client, drain)
     length = rt.redis.xlen(rt.settings.stream)
     res = act(client, iid, "close", 1)
     assert res.status_code == 409
@@ -62,8 +64,8 @@ def test_illegal_action_is_refused_naming_the_allowed_ones(client, rt):
     assert rt.redis.xlen(rt.settings.stream) == length
 
 
-def test_stale_version_is_refused_and_nothing_changes(client, rt):
-    iid = new_case(client)
+def test_stale_version_is_refused_and_nothing_changes(client, rt, drain):
+    iid = new_case(client, drain)
     assert act(client, iid, "accept", 1).status_code == 202
     length = rt.redis.xlen(rt.settings.stream)
     res = act(client, iid, "assign", 1, department="住建局")  # saw version 1, case is at 2
@@ -73,7 +75,7 @@ def test_stale_version_is_refused_and_nothing_changes(client, rt):
 
 def test_two_conflicting_actions_exactly_one_wins(login, rt, drain):
     client = login("op_other")  # the case is in 新桥镇
-    iid = new_case(client)
+    iid = new_case(client, drain)
     assert act(client, iid, "accept", 1).status_code == 202
     results = []
     barrier = threading.Barrier(8)
@@ -96,7 +98,7 @@ def test_two_conflicting_actions_exactly_one_wins(login, rt, drain):
 
 
 def test_head_is_reloaded_from_the_database_when_redis_has_none(client, rt, drain):
-    iid = new_case(client)
+    iid = new_case(client, drain)
     act(client, iid, "accept", 1)
     drain()
     rt.redis.delete(f"case:{iid}")
@@ -108,13 +110,13 @@ def test_head_is_reloaded_from_the_database_when_redis_has_none(client, rt, drai
     ({"expected_version": 1, "actor": "a"}, "action"),
     ({"action": "accept", "actor": "a"}, "expected_version"),
     ({"action": "accept", "expected_version": "1", "actor": "a"}, "expected_version"),
-    ({"action": "accept", "expected_version": 1}, "actor"),
+    ({"action": "accept", "expected_version": 1, "actor": 42}, "actor"),
     ({"action": "fly", "expected_version": 1, "actor": "a"}, "action"),
     ({"action": "assign", "expected_version": 2, "actor": "a"}, "department"),
     ({"action": "escalate", "expected_version": 1, "actor": "a", "level": "province"}, "level"),
 ])
-def test_bad_action_bodies(client, rt, body, field):
-    iid = new_case(client)
+def test_bad_action_bodies(client, rt, drain, body, field):
+    iid = new_case(client, drain)
     if body.get("expected_version") == 2:
         act(client, iid, "accept", 1)
     length = rt.redis.xlen(rt.settings.stream)
@@ -127,3 +129,19 @@ def test_bad_action_bodies(client, rt, body, field):
 
 def test_unknown_case_is_404(client):
     assert act(client, str(uuid.uuid4()), "accept", 1).status_code == 404
+
+
+def test_an_oversized_note_from_any_door_is_refused_before_the_stream(rt, client, drain):
+    """The console's callbacks and the API share Commands.act: a note the stream's schema would
+    refuse (and dead-letter) is refused at the door, and nothing is appended."""
+    from dashboard.commands import ActionError, Commands
+
+    iid = new_case(client, drain)
+    length = rt.redis.xlen(rt.settings.stream)
+    cmd = Commands(rt.redis, rt.store, rt.settings.stream)
+    with pytest.raises(ActionError) as exc:
+        cmd.act(uuid.UUID(iid), "accept", expected_version=1, actor="值班员", note="长" * 2001)
+    assert exc.value.http_status == 422 and "note" in exc.value.message
+    with pytest.raises(ActionError):
+        cmd.act(uuid.UUID(iid), "assign", expected_version=1, actor="值班员", data={"department": "x" * 65})
+    assert rt.redis.xlen(rt.settings.stream) == length

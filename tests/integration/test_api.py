@@ -18,6 +18,15 @@ def good_report(**over):
     return body
 
 
+def keyed_client(server, username="apikey-admin", role="admin"):
+    """A test client of ``server`` that sends a new API key of a new ``role`` account."""
+    accounts = server.extensions["griddash.accounts"]
+    accounts.add_user(username, role)
+    client = server.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {accounts.create_key(username)[1]}"
+    return client
+
+
 def post(client, body, **kw):
     data = body if isinstance(body, (bytes, str)) else orjson.dumps(body)
     kw.setdefault("content_type", "application/json")
@@ -135,7 +144,7 @@ def test_healthz_is_503_when_redis_is_down(settings, tmp_path):
     server = EmbeddedRedis(tmp_path / "r", persist=False).start()
     runtime = Runtime.start(settings.with_(redis_url=server.url), background=False)
     try:
-        client = create_app(runtime.settings, runtime=runtime).server.test_client()
+        client = keyed_client(create_app(runtime.settings, runtime=runtime).server)
         assert client.get("/healthz").status_code == 200
         server.kill()
         res = client.get("/healthz")
@@ -154,7 +163,7 @@ def test_amap_preset_serves_grids_shifted_to_gcj02(settings):
 
     rt = Runtime.start(settings.with_(tile_preset="amap"), background=False)
     try:
-        client = create_app(rt.settings, runtime=rt).server.test_client()
+        client = keyed_client(create_app(rt.settings, runtime=rt).server)
         shifted = client.get("/api/v1/geo/grids.geojson").get_json()
         plain = rt.geo.grid_features
         assert len(shifted["features"]) == len(plain) == 635

@@ -142,7 +142,10 @@ def test_non_sim_cameras_are_loaded_by_the_browser(settings, rt):
         "E-1,路口,331004103,331004103001,331004103001-01,121.42,28.53,embed,https://go2rtc.example/stream.html?src=e1,online\n",
         encoding="utf-8")
     from app import create_app
-    client = create_app(rt.settings, runtime=rt).server.test_client()
+    server = create_app(rt.settings, runtime=rt).server
+    server.extensions["griddash.accounts"].add_user("cams", "admin")
+    client = server.test_client()
+    client.environ_base["HTTP_X_API_KEY"] = server.extensions["griddash.accounts"].create_key("cams")[1]
     items = {c["id"]: c for c in client.get("/api/v1/cameras").get_json()}
     assert items["H-1"]["feed"] == {"type": "hls", "src": "https://cam.example/h1.m3u8"}
     assert items["E-1"]["feed"] == {"type": "embed", "src": "https://go2rtc.example/stream.html?src=e1"}
@@ -217,20 +220,24 @@ def live_streams() -> list:
             and inspect.getgeneratorstate(g) != inspect.GEN_CLOSED]
 
 
-def test_mjpeg_generator_ends_when_a_real_http_client_disconnects(app):
+def test_mjpeg_generator_ends_when_a_real_http_client_disconnects(app, api_key):
     from werkzeug.serving import make_server
 
     cam = online_camera(app)
+    key = api_key("admin")
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         assert live_streams() == []
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-        sock.sendall(f"GET /cameras/{cam.id}/mjpeg HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        sock.sendall(f"GET /cameras/{cam.id}/mjpeg HTTP/1.1\r\nHost: x\r\n"
+                     f"Authorization: Bearer {key}\r\n\r\n".encode())
         got = b""
         while got.count(b"Content-Type: image/jpeg") < 2:
-            got += sock.recv(65536)
+            chunk = sock.recv(65536)
+            assert chunk, f"the server closed the connection: {got[:300]!r}"
+            got += chunk
         assert got.startswith(b"HTTP/1.1 200")
         assert len(live_streams()) == 1
         sock.close()
