@@ -4,6 +4,7 @@ from __future__ import annotations
 import dash_ag_grid as dag
 from dash import dcc, html
 
+from dashboard.auth import ROLE_ACTIONS
 from dashboard.domain import STATUS_NAMES, URGENCY_STYLE
 from dashboard.i18n import pick, t
 from layouts.common import user_bar
@@ -11,6 +12,7 @@ from layouts.common import user_bar
 
 def layout(*, lang: str, towns: dict, categories: dict, departments: dict, town: str | None, principal=None):
     """``towns`` are the towns the principal may see (one for a town's operator)."""
+    can_assign = principal is None or "assign" in ROLE_ACTIONS.get(principal.role, ())
     def opts(pairs):
         return [{"label": label, "value": value} for value, label in pairs]
 
@@ -57,7 +59,7 @@ def layout(*, lang: str, towns: dict, categories: dict, departments: dict, town:
                            defaultColDef={"sortable": True, "resizable": True, "filter": True},
                            dashGridOptions={"rowSelection": {"mode": "multiRow"}, "animateRows": False},
                            style={"height": "100%"}, className="ag-theme-quartz-dark"),
-                html.Div(className="cn-bulk", children=[
+                html.Div(className="cn-bulk", hidden=not can_assign, children=[
                     dcc.Dropdown(id="bulk-dept", options=dept_opts, placeholder=t("col_department", lang)),
                     html.Button(t("bulk_assign", lang), id="bulk-assign", className="cn-btn"),
                     html.Span(id="bulk-result", className="cn-msg"),
