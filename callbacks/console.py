@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import dash_leaflet as dl
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
-from callbacks.screen import camera_tile, timeline_items
+from callbacks.screen import camera_tile, photo_items, timeline_items
 from dashboard import auth
 from dashboard.auth import AccessDenied
 from dashboard.commands import ACTIONS, ActionError, Commands, head_key
@@ -127,9 +127,9 @@ def register(app, services) -> None:
         c = cats.get(inc["category"])
         grid = geo.grids.get(inc["grid_code"])
         timeline = timeline_items(inc["events"], tz, lang)
-        photos = [html.Img(src=p, className="sc-photo") for p in inc["photos"]
-                  if isinstance(p, str) and p.startswith(("https://", "http://", "/"))]
-        near = cams.nearest(inc["lat"], inc["lon"], k=2, town=auth.town_scope(p))
+        photos = photo_items(inc["photos"], lang)
+        # cameras for the roles that may watch them (dashboard/camera_api.py): not a handler
+        near = [] if p.role == "handler" else cams.nearest(inc["lat"], inc["lon"], k=2, town=auth.town_scope(p))
         feature = grid_features.get(inc["grid_code"])
         color = URGENCY_STYLE[inc["urgency"]]["color"]
         case_map = dl.Map(id="case-map", center=[inc["lat"], inc["lon"]], zoom=15, className="cn-map",

@@ -27,6 +27,7 @@ from dashboard import auth
 from dashboard.auth import AccessDenied
 from dashboard.domain import STATUS_NAMES, categories, departments
 from dashboard.i18n import EVENT_NAMES, lang_of, pick, t
+from dashboard.schemas import is_own_photo_url
 from dashboard.webauth import require_principal
 from layouts import console as console_layout
 from layouts import leaders as leaders_layout
@@ -304,8 +305,7 @@ def register(app, services) -> None:
         grid = geo.grids.get(inc["grid_code"])
         status = pick(STATUS_NAMES.get(inc["status"], (inc["status"], inc["status"])), lang)
         timeline = timeline_items(inc["events"], tz, lang)
-        photos = [html.Img(src=p, className="sc-photo") for p in inc["photos"]
-                  if isinstance(p, str) and p.startswith(("https://", "http://", "/"))]
+        photos = photo_items(inc["photos"], lang)
         near = cams.nearest(inc["lat"], inc["lon"], k=4, town=scope)
         now = datetime.now(timezone.utc)
         return [
@@ -366,6 +366,19 @@ def register(app, services) -> None:
         State("live-ok", "data"),
         State("screen-config", "data"),
     )
+
+
+def photo_items(urls: list, lang: str) -> list:
+    """A case's photos: those this app stored as images; anything else only as a link the viewer
+    may choose to open (an image from elsewhere would tell that site who looks at the case)."""
+    out = []
+    for url in urls:
+        if is_own_photo_url(url):
+            out.append(html.Img(src=url, className="sc-photo"))
+        elif isinstance(url, str) and url.startswith(("https://", "http://")):
+            out.append(html.A(t("photo_link", lang), href=url, target="_blank", rel="noopener noreferrer",
+                              className="sc-photo-link"))
+    return out
 
 
 def timeline_items(events: list[dict], tz, lang: str) -> list:

@@ -65,6 +65,10 @@ class AccountError(ValueError):
     pass
 
 
+def _stamp(password_hash: str | None) -> str:
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -174,12 +178,24 @@ class Accounts:
             self._cache[key] = (now + self.ttl, value)
         return value
 
-    def load_user(self, user_id: int) -> Principal | None:
+    def load_user(self, user_id: int, stamp: str | None = None) -> Principal | None:
+        """The principal of an enabled account; None also when ``stamp`` (from the session)
+        is not the account's current password stamp: a new password ends every session."""
         def load():
             with self.engine.connect() as conn:
                 row = conn.execute(select(UserRow).where(UserRow.id == user_id)).first()
-            return None if row is None or row.disabled else self._principal(row)
-        return self._cached(("u", user_id), load)
+            if row is None or row.disabled:
+                return None
+            return self._principal(row), _stamp(row.password_hash)
+        hit = self._cached(("u", user_id), load)
+        if hit is None or (stamp is not None and not hmac.compare_digest(hit[1], stamp)):
+            return None
+        return hit[0]
+
+    def stamp(self, user_id: int) -> str:
+        """What a session keeps so that a change of password ends it (see ``load_user``)."""
+        with self.engine.connect() as conn:
+            return _stamp(conn.execute(select(UserRow.password_hash).where(UserRow.id == user_id)).scalar())
 
     # ------------------------------------------------------------------ keys
     def create_key(self, username: str, name: str = "") -> tuple[int, str]:

@@ -35,7 +35,7 @@ from .domain import PLATFORMS, categories
 from .intake import FieldError, report_event
 from .schemas import ReportIn, field_errors
 from .stream import REDIS_ERRORS, group_status
-from .webauth import require_principal
+from .webauth import current_principal, require_principal
 
 bp = Blueprint("api", __name__)
 
@@ -260,11 +260,6 @@ def _validated(sub: Submission, settings) -> tuple[ReportIn, list[photos.Photo]]
     return report, checked
 
 
-def _check_reporting_town(p: Principal, town: str) -> None:
-    if p.role in auth.TOWN_ROLES and p.town and town != p.town:
-        raise AccessDenied(f"operators of town {p.town} report only inside it; this point lies in town {town}")
-
-
 def _accept(p: Principal, sub: Submission) -> Response:
     """Validate, store the photos, publish: 202, or an error with nothing kept."""
     rt = runtime()
@@ -276,7 +271,7 @@ def _accept(p: Principal, sub: Submission) -> Response:
         event = report_event(report, rt.geo, submitted_by=p.username)
     except FieldError as exc:
         raise _invalid("report", [{"field": exc.field, "message": exc.message}]) from None
-    _check_reporting_town(p, event.data["town"])
+    auth.require_report(p, event.data["town"])
     written = _store_photos(rt, iid, checked, client_id=sub.report.get("id") is not None)
     try:
         entry = rt.publisher.publish(event)
@@ -475,4 +470,7 @@ def healthz():
         body["database_error"] = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
     ok = body["redis"] and body["database"]
     body["status"] = "ok" if ok else "unavailable"
+    if current_principal() is None:  # load balancers and probes: the state, not the details
+        for detail in ("incidents", "redis_error", "database_error"):
+            body.pop(detail, None)
     return _json(body, 200 if ok else 503)

@@ -161,9 +161,13 @@ def require_read(p: Principal) -> None:
         raise AccessDenied(f"role {p.role} may not read this")
 
 
-def require_report(p: Principal) -> None:
+def require_report(p: Principal, town: str | None = None) -> None:
+    """May ``p`` post a report (located in ``town``, when known)? A town's operator reports
+    only inside its town."""
     if p.role not in REPORT_ROLES:
         raise AccessDenied(f"role {p.role} may not post reports")
+    if town is not None and p.role in TOWN_ROLES and p.town and town != p.town:
+        raise AccessDenied(f"operators of town {p.town} report only inside it; this point lies in town {town}")
 
 
 def case_filter(p: Principal) -> dict:

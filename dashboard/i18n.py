@@ -14,6 +14,7 @@ TEXT = {
     "denied": ("无权访问此页面", "You may not open this page"),
     "home": ("返回首页", "Home"),
     "logout": ("退出", "Sign out"),
+    "photo_link": ("外部照片链接", "External photo link"),
     "signed_in_as": ("当前用户", "Signed in as"),
     "kpi_reports_today": ("今日上报", "Reports today"),
     "kpi_reports_month": ("本月上报", "This month"),

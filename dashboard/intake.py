@@ -30,8 +30,12 @@ def report_event(report: ReportIn, geo: Geography, now: datetime | None = None,
         grid = geo.grids.get(report.grid)
         if grid is None:
             raise FieldError("grid", f"unknown grid {report.grid!r}")
-        if geo.locate(report.lat, report.lon) is None:
+        at = geo.locate(report.lat, report.lon)
+        if at is None:
             raise FieldError("lat", "the point (lat, lon) is outside Luqiao District")
+        if at.town_code != grid.town_code:  # a neighbouring grid is GPS jitter, another town is not
+            raise FieldError("grid", f"grid {grid.code} is in town {grid.town_code} but the point (lat, lon) "
+                                     f"lies in town {at.town_code}")
     else:
         grid = geo.locate(report.lat, report.lon)
         if grid is None:

@@ -581,6 +581,10 @@ def post_request() -> Reply:
     except FieldError as exc:
         raise Open311Error(400, describe([{"field": exc.field, "message": exc.message}])) from None
     try:
+        auth.require_report(p, event.data["town"])
+    except AccessDenied as exc:
+        raise Open311Error(403, exc.message) from None
+    try:
         entry = runtime().publisher.publish(event)
     except Exception:  # Redis unavailable: nothing was written, the client must retry
         current_app.logger.exception("open311: publishing a request failed")

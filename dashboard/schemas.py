@@ -7,9 +7,11 @@ else cannot break the database; such an entry goes to the dead-letter stream).
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal, Optional
+from urllib.parse import urlsplit
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
                       field_validator)
@@ -36,6 +38,26 @@ Coordinate = Annotated[float, Field(strict=True), AfterValidator(_finite)]
 ShortText = Annotated[str, Field(strict=True, min_length=1, max_length=64)]
 
 
+OWN_PHOTO_URL = re.compile(r"^/api/v1/incidents/[0-9a-f-]{36}/photos/[0-9a-f]{64}\.(?:jpg|png|webp)$")
+
+
+def is_own_photo_url(url) -> bool:
+    """A photo this app stored (served to those who may see the case), as opposed to a link."""
+    return isinstance(url, str) and bool(OWN_PHOTO_URL.match(url))
+
+
+def _photo_url(url: str) -> str:
+    if is_own_photo_url(url):
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(ch.isspace() for ch in url):
+        raise ValueError("a photo must be an http(s) URL (or be posted as a file: multipart 'photos')")
+    return url
+
+
+PhotoUrl = Annotated[str, Field(strict=True, max_length=500), AfterValidator(_photo_url)]
+
+
 def _known_category(code: str) -> str:
     if code not in categories():
         raise ValueError(f"unknown category {code!r}; see GET /api/v1/categories")
@@ -55,7 +77,7 @@ class ReportIn(BaseModel):
     reported_at: Optional[AwareDatetime] = None
     urgency: Optional[UrgencyStr] = None
     grid: Optional[ShortText] = None
-    photos: list[Annotated[str, Field(strict=True, max_length=500)]] = Field(default_factory=list, max_length=10)
+    photos: list[PhotoUrl] = Field(default_factory=list, max_length=10)
     source: Annotated[str, Field(strict=True, max_length=32)] = "api"
 
     @field_validator("description", "reporter", "grid", "source")

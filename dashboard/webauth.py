@@ -16,6 +16,7 @@ a page the role may not open gets 403. What each role may see and do is ``dashbo
 """
 from __future__ import annotations
 
+import secrets
 import time
 from urllib.parse import quote, urlsplit
 
@@ -130,10 +131,12 @@ def _authenticate() -> Response | None:
         else:
             g.principal, g.by_key = p, True
     elif "uid" in session or "kiosk" in session:
-        p = (accounts().load_user(session["uid"]) if "uid" in session
+        p = (accounts().load_user(session["uid"], session.get("pv", "")) if "uid" in session
              else accounts().load_kiosk(session["kiosk"]))
-        if p is None:  # disabled account or revoked kiosk link: the session ends now
+        if p is None or _ended(session.get("sid")):
+            # disabled account, new password, revoked kiosk link, or signed out: it ends now
             session.clear()
+            p = None
         else:
             g.principal = p
             if time.time() - session.get("t", 0) > SESSION_REFRESH_S:
@@ -293,13 +296,36 @@ def login_submit():
     session.clear()  # a new session: nothing of an earlier one survives sign-in
     session.permanent = True
     session["uid"] = p.id
+    session["pv"] = accounts().stamp(p.id)
+    session["sid"] = secrets.token_urlsafe(12)
     session["t"] = int(time.time())
     current_app.logger.info("sign-in: %s (%s)", p.username, p.role)
     return redirect(nxt or home_of(p) + (f"?lang={lang}" if lang == "en" else ""))
 
 
+def _ended_key(sid: str) -> str:
+    return f"auth:ended:{sid}"
+
+
+def _ended(sid: str | None) -> bool:
+    """Was this session signed out? (A copy of its cookie must not outlive the sign-out.)"""
+    if not sid:
+        return False
+    try:
+        return bool(current_app.extensions["griddash"].redis.exists(_ended_key(sid)))
+    except Exception:  # Redis down: the signature and the account checks still hold
+        return False
+
+
 @bp.post("/logout")
 def logout():
+    sid = session.get("sid")
+    if sid:
+        hours = current_app.extensions["griddash.settings"].session_hours
+        try:
+            current_app.extensions["griddash"].redis.set(_ended_key(sid), 1, ex=int(hours * 3600) + 60)
+        except Exception:
+            current_app.logger.warning("sign-out of session %s not recorded (Redis unavailable)", sid)
     session.clear()
     resp = redirect("/login")
     resp.delete_cookie(CSRF_COOKIE, path="/")
@@ -313,6 +339,8 @@ def kiosk(token: str):
     p = accounts().load_kiosk(key_id) if key_id is not None else None
     if p is None:
         return _deny(AccessDenied("this screen link is invalid or has been revoked", status=403))
+    if "uid" in session:  # a link (or an image) must not swap a signed-in user's session
+        return _deny(AccessDenied("you are signed in: sign out first to turn this browser into a screen"))
     session.clear()
     session.permanent = True
     session["kiosk"] = p.id

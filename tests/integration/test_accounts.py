@@ -176,3 +176,39 @@ def test_api_requests_are_limited_per_key(rt, settings, accounts_for):
     res = c.get("/api/v1/kpis", headers={"Authorization": f"Bearer {one}"})
     assert res.status_code == 429 and int(res.headers["Retry-After"]) > 0
     assert "too many requests" in res.get_json()["error"]
+
+
+def _sign_in(client, username="op"):
+    form = client.get("/login").get_data(as_text=True)
+    csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    res = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf},
+                      no_csrf=True)
+    assert res.status_code == 302
+    return next(h for h in res.headers.getlist("Set-Cookie") if h.startswith("griddash_session="))
+
+
+def test_a_copied_session_cookie_dies_with_its_sign_out(app, accounts):
+    c = app.test_client()
+    cookie = _sign_in(c).split(";", 1)[0].split("=", 1)[1]
+    thief = app.test_client()
+    thief.set_cookie("griddash_session", cookie)
+    assert thief.get("/console").status_code == 200
+    c.get("/console")
+    assert c.post("/logout").status_code == 302
+    assert thief.get("/console").status_code == 302  # to the sign-in page
+
+
+def test_a_new_password_ends_every_session(app, accounts):
+    c = app.test_client()
+    _sign_in(c)
+    assert c.get("/console").status_code == 200
+    accounts.set_password("op", "a brand new password")
+    assert c.get("/console").status_code == 302
+
+
+def test_a_kiosk_link_does_not_replace_a_signed_in_users_session(app, accounts, login):
+    _kid, token = accounts.create_kiosk(None, name="wall")
+    c = login("op")
+    res = c.get(f"/kiosk/{token}")
+    assert res.status_code == 403 and "sign out first" in res.get_data(as_text=True)
+    assert c.get("/console").status_code == 200  # still the operator

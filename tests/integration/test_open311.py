@@ -300,7 +300,8 @@ def test_request_fields_and_types_in_json(rt, drain, anon, keys):
 
 
 def test_request_fields_in_xml(rt, drain, anon, keys):
-    photo = "/api/v1/incidents/x/photos/ab.jpg"  # stored photos have relative URLs (dashboard/photos.py)
+    # stored photos have relative URLs (dashboard/photos.py)
+    photo = "/api/v1/incidents/6c1f0d3e-0000-4000-8000-000000000001/photos/" + "ab" * 32 + ".jpg"
     ev = seed(rt, days_ago=2, photos=[photo])
     advance(rt, ev, *CLOSE_STEPS)
     drain()
@@ -553,3 +554,13 @@ def test_public_read_off_refuses_keyless_reads(rt, drain, anon):
     assert "api_key" in assert_spec_error(anon.get(f"{V2}/requests.json"), 403)
     assert_spec_error(anon.get(f"{V2}/requests.xml"), 403, "xml")
     assert anon.get(f"{V2}/services.json").status_code == 200  # services stay public
+
+
+def test_an_operator_posts_only_in_its_own_town(rt, anon, keys, drain):
+    """The same town rule as the native API: 新桥镇's operator may not open a case in 金清镇."""
+    length = rt.redis.xlen(rt.settings.stream)
+    res = post(anon, {**form(rt), "api_key": keys["op_other"]})
+    assert res.status_code == 403
+    assert "report only inside" in res.get_json()[0]["description"]
+    assert rt.redis.xlen(rt.settings.stream) == length
+    assert post(anon, {**form(rt), "api_key": keys["op"]}).status_code == 201
