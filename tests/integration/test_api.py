@@ -68,13 +68,25 @@ def test_post_with_id_is_idempotent(client, rt, drain):
 
 
 def test_given_grid_and_reported_at_are_kept(client, rt, drain):
-    grid = next(iter(rt.geo.grids))
+    body = good_report()
+    at = rt.geo.locate(body["lat"], body["lon"])  # another grid of the point's town: GPS jitter is allowed
+    grid = next(g.code for g in rt.geo.grids.values() if g.town_code == at.town_code and g.code != at.code)
     res = post(client, good_report(grid=grid, reported_at="2026-11-26T09:30:00+08:00"))
     assert res.status_code == 202
     drain()
     inc = client.get(f"/api/v1/incidents/{res.get_json()['id']}").get_json()
     assert inc["grid_code"] == grid
     assert inc["reported_at"] == "2026-11-26T01:30:00+00:00"
+
+
+def test_a_grid_of_another_town_than_the_point_is_refused(client, rt):
+    body = good_report()
+    town = rt.geo.locate(body["lat"], body["lon"]).town_code
+    grid = next(g.code for g in rt.geo.grids.values() if g.town_code != town)
+    length = rt.redis.xlen(rt.settings.stream)
+    res = post(client, good_report(grid=grid))
+    assert res.status_code == 422 and res.get_json()["fields"][0]["field"] == "grid"
+    assert rt.redis.xlen(rt.settings.stream) == length
 
 
 BAD = [
