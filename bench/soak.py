@@ -2,10 +2,13 @@
 
     .venv/bin/python bench/soak.py [--minutes 30] [--sample-every 60] [--port P] [--json PATH]
                                    [--speed 60] [--backfill-days 7] [--keep]
+                                   [--url U --pid P --api-key gdk_... --kiosk TOKEN]
 
 Starts ``python app.py`` exactly like bench/screen.py (embedded default in a temporary
 INSTANCE_DIR, simulator at demo speed 60, 7 days of backfill, waits until the backfill is
-stored), opens /screen in headless Chromium (the flags of tests/browser/conftest.py plus
+stored; the admin API key for its own polling and the district kiosk link made the same way),
+opens the kiosk link (a wall screen: it signs the browser in and lands on /screen; another
+``--path`` is opened next) in headless Chromium (the flags of tests/browser/conftest.py plus
 ``--enable-precise-memory-info`` and ``--js-flags=--expose-gc``), waits until the live
 indicator is live, and every ``--sample-every`` seconds records:
 
@@ -289,6 +292,8 @@ def main(argv=None) -> int:
     ap.add_argument("--path", default="/screen")
     ap.add_argument("--url", default=None, help="soak this running app instead of starting one")
     ap.add_argument("--pid", type=int, default=None)
+    ap.add_argument("--api-key", default=None, help="with --url: an admin's API key (gdk_...)")
+    ap.add_argument("--kiosk", default=None, help="with --url: a district kiosk token (or its /kiosk/ link)")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--report", metavar="JSON", help="only print the report of a saved --json file")
     args = ap.parse_args(argv)
@@ -303,7 +308,7 @@ def main(argv=None) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-soak-"))
     app = sb.App(workdir, port=args.port, speed=args.speed, backfill_days=args.backfill_days,
-                 url=args.url, pid=args.pid)
+                 url=args.url, pid=args.pid, api_key=args.api_key, kiosk=args.kiosk)
     driver = None
     out: dict = {"conditions": {
         "cores_logical": psutil.cpu_count(), "cpu_model": sb._cpu_model(), "chromium": sb.chromium_version(),
@@ -319,7 +324,9 @@ def main(argv=None) -> int:
         driver = sb.chromium(perf_log=False, profile_dir=profile,
                              extra_args=("--enable-precise-memory-info", "--js-flags=--expose-gc"))
         driver.execute_cdp_cmd("Performance.enable", {})
-        driver.get(app.url + args.path)
+        driver.get(app.kiosk_url)  # a wall screen: signed in by its link, which opens /screen
+        if driver.current_url.split("?")[0] != app.url + args.path:
+            driver.get(app.url + args.path)
         t_live = time.time()
         while time.time() - t_live < 60:
             cls = driver.execute_script("var e=document.getElementById('live-status'); return e && e.className;")

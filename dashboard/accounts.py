@@ -80,6 +80,9 @@ class Accounts:
     def __init__(self, engine: Engine, secret_key: str, *, towns: dict | None = None,
                  departments: set[str] | None = None, ttl: float = 5.0):
         self.engine = engine
+        # writes take SQLite's write lock up front (BEGIN IMMEDIATE), so that they wait for the
+        # persister instead of failing with "database is locked" (dashboard/store.py)
+        self._writer = engine.execution_options(sqlite_write=True)
         self.towns = towns
         self.departments = departments
         self._kiosk = URLSafeSerializer(secret_key, salt="griddash-kiosk")
@@ -114,7 +117,7 @@ class Accounts:
         self._check_user_fields(username, role, town, department)
         if password is not None:
             self.check_password(password)
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             exists = conn.execute(select(UserRow.id).where(UserRow.username == username)).first()
             if exists:
                 raise AccountError(f"user {username!r} exists")
@@ -133,7 +136,7 @@ class Accounts:
         self._set(username, disabled=disabled)
 
     def _set(self, username: str, **values) -> None:
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             n = conn.execute(update(UserRow).where(UserRow.username == username).values(**values)).rowcount
         if not n:
             raise AccountError(f"no user {username!r}")
@@ -201,7 +204,7 @@ class Accounts:
     def create_key(self, username: str, name: str = "") -> tuple[int, str]:
         """An API key acting as ``username``. Returns (key id, the key); the key is shown once."""
         prefix, secret = secrets.token_hex(4), secrets.token_urlsafe(24)
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             user = conn.execute(select(UserRow).where(UserRow.username == username)).first()
             if user is None:
                 raise AccountError(f"no user {username!r}")
@@ -215,14 +218,14 @@ class Accounts:
         if town and self.towns is not None and town not in self.towns:
             raise AccountError(f"unknown town {town!r}")
         prefix = secrets.token_hex(4)
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             res = conn.execute(insert(ApiKeyRow).values(kind="kiosk", prefix=prefix, town=town or None,
                                                         name=name[:64], created_at=_now()))
             key_id = int(res.inserted_primary_key[0])
         return key_id, self._kiosk.dumps({"k": key_id, "p": prefix})
 
     def revoke_key(self, key_id: int) -> None:
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             n = conn.execute(update(ApiKeyRow).where(ApiKeyRow.id == key_id, ApiKeyRow.revoked_at.is_(None))
                              .values(revoked_at=_now())).rowcount
         if not n:

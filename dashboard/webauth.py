@@ -68,8 +68,12 @@ def _request_key() -> str | None:
 
 
 def _rate_key() -> str:
+    """An API key has one allowance wherever it is used; a browser session its own (several
+    wall screens may share one kiosk link); anyone else, their address."""
     p = g.get("principal")
-    return f"{p.kind}:{p.id}" if p is not None else f"addr:{get_remote_address()}"
+    if p is None:
+        return f"addr:{get_remote_address()}"
+    return f"{p.kind}:{p.id}" if g.get("by_key") else f"{p.kind}:{p.id}:{session.get('sid', '')}"
 
 
 # --------------------------------------------------------------------------- pages
@@ -148,6 +152,8 @@ def _authenticate() -> Response | None:
             else redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
     if request.method in UNSAFE and not g.by_key and not path.startswith("/open311/"):
         csrf.protect()  # raises CSRFError -> 400
+        # the cookie that carried the token is valid: _after need not check it again
+        g.csrf_cookie_ok = request.headers.get("X-CSRFToken") == request.cookies.get(CSRF_COOKIE)
     if public:
         return None
     p = g.principal
@@ -199,7 +205,7 @@ def _too_many(exc) -> Response:
 
 def _after(resp: Response) -> Response:
     """Give signed-in browsers the CSRF token as a cookie that Dash's renderer can read."""
-    if g.get("principal") is not None and not g.get("by_key"):
+    if g.get("principal") is not None and not g.get("by_key") and not g.get("csrf_cookie_ok"):
         have = request.cookies.get(CSRF_COOKIE)
         ok = False
         if have:
@@ -344,6 +350,7 @@ def kiosk(token: str):
     session.clear()
     session.permanent = True
     session["kiosk"] = p.id
+    session["sid"] = secrets.token_urlsafe(12)
     session["t"] = int(time.time())
     q = request.query_string.decode()
     return redirect(home_of(p) + (f"?{q}" if q else ""))

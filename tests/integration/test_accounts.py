@@ -212,3 +212,38 @@ def test_a_kiosk_link_does_not_replace_a_signed_in_users_session(app, accounts, 
     res = c.get(f"/kiosk/{token}")
     assert res.status_code == 403 and "sign out first" in res.get_data(as_text=True)
     assert c.get("/console").status_code == 200  # still the operator
+
+
+def test_account_writes_wait_for_the_persister_instead_of_failing(acc, store):
+    """While another writer holds the database (the persister storing a batch), making an
+    account waits for it rather than failing with "database is locked"."""
+    import threading
+    import time as _time
+
+    held = threading.Event()
+
+    def writer():
+        with store._write_conn() as conn, conn.begin():
+            conn.exec_driver_sql("UPDATE users SET display_name = display_name")
+            held.set()
+            _time.sleep(1.0)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    held.wait(5)
+    acc.add_user("busy", "admin", password=PASSWORD)
+    t.join()
+    assert [u["username"] for u in acc.list_users()] == ["busy"]
+
+
+def test_browser_sessions_sharing_a_kiosk_link_have_their_own_allowance(rt, settings, accounts_for):
+    from app import create_app
+
+    server = create_app(settings.with_(rate_limit_api="3 per minute"), runtime=rt).server
+    _kid, token = accounts_for(server).create_kiosk(None, name="wall")
+    walls = [server.test_client() for _ in range(2)]
+    for w in walls:
+        assert w.get(f"/kiosk/{token}").status_code == 302
+    first = [walls[0].get("/api/v1/kpis").status_code for _ in range(4)]
+    assert first[-1] == 429 and 429 not in first[:3]
+    assert walls[1].get("/api/v1/kpis").status_code == 200
