@@ -40,15 +40,16 @@ def post(server, town, description):
 
 def sign_in_form(driver, server, username, password):
     """Submit the sign-in form and wait until the browser has left the page it was on."""
-    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait as PlainWait
 
     driver.get(server.url + "/login")
     driver.find_element(By.ID, "login-username").send_keys(username)
     driver.find_element(By.ID, "login-password").send_keys(password)
-    button = driver.find_element(By.ID, "login-submit")
-    button.click()
-    PlainWait(driver, 15).until(EC.staleness_of(button))
+    driver.execute_script("window.__before_submit = true;")  # gone once the next page has loaded
+    driver.find_element(By.ID, "login-submit").click()
+    PlainWait(driver, 15, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return document.readyState === 'complete' && !window.__before_submit;"))
 
 
 def test_town_operator_sees_only_its_town(browser, live_server):
