@@ -148,9 +148,9 @@ class Accounts:
                 select(UserRow.id, UserRow.username, UserRow.display_name, UserRow.role, UserRow.town,
                        UserRow.department, UserRow.disabled, UserRow.created_at).order_by(UserRow.id)).mappings()]
 
-    def count_users(self) -> int:
+    def has_users(self) -> bool:
         with self.engine.connect() as conn:
-            return len(conn.execute(select(UserRow.id).limit(1)).all())
+            return conn.execute(select(UserRow.id).limit(1)).first() is not None
 
     @staticmethod
     def _principal(row, kind: str = "user", key_id: int | None = None) -> Principal:

@@ -123,16 +123,6 @@ def visible_case(p: Principal, iid: uuid.UUID, with_events: bool = True) -> dict
         raise AccessDenied(NOT_STORED, status=404) from None
 
 
-def scope_town(p: Principal, requested: str | None) -> str | None:
-    """The town a town view shows (None = the district): the one asked for if ``p`` may see it;
-    a principal bound to a town gets its own when it asks for the district or nothing;
-    another town, or a role without town views (handler, reporter), is AccessDenied (403)."""
-    requested = (requested or "").strip() or None
-    if requested == DISTRICT:
-        requested = None
-    return auth.resolve_town(p, requested)
-
-
 # --------------------------------------------------------------------------- reference data
 
 @bp.get("/api/v1/categories")
@@ -425,8 +415,8 @@ def _shifted(path: str, _mtime: float) -> bytes:
 def live_markers():
     """Open incidents as GeoJSON points for the map, serialised and compressed once per change
     and shared by every viewer of the same scope (the screen's map layer loads this URL; a new
-    ``v`` = reload). ``town``: as ``scope_town``."""
-    town = scope_town(require_principal(), request.args.get("town"))
+    ``v`` = reload). ``town``: as ``auth.resolve_town``."""
+    town = auth.resolve_town(require_principal(), request.args.get("town"))
     if town is not None and town not in runtime().geo.towns:
         return _error(404, f"unknown town {town!r}; use a town code, or omit town for the district")
     snap = current_app.extensions["griddash.live"].snapshot(town)

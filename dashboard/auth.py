@@ -49,8 +49,6 @@ PAGE_ROLES: dict[str, frozenset] = {
     "console": frozenset({"admin", "leader", "operator", "handler"}),
     "leaders": frozenset({"admin", "leader", "operator"}),
 }
-# Reading data through the JSON API beyond one's own reports.
-READ_ROLES = frozenset({"admin", "leader", "operator", "handler", "screen"})
 REPORT_ROLES = frozenset({"admin", "operator", "reporter"})
 
 
@@ -99,15 +97,17 @@ def town_scope(p: Principal) -> str | None:
 
 
 def resolve_town(p: Principal, requested: str | None) -> str | None:
-    """The town a view shows: what was asked for, if the principal may see it. A principal
-    bound to a town asking for the district gets its town; asking for another town is denied."""
+    """The town a view shows (None = the district): what was asked for, if the principal may
+    see it. Nothing, "" or "district" asks for the district; a principal bound to a town asking
+    for it gets its town; asking for another town, or a role without town views, is denied."""
     bound = town_scope(p)
     if p.role in ("reporter", "handler"):
         raise AccessDenied("this role has no town views")
-    if bound is None:
-        return requested or None
-    if requested in (None, "", "district", bound):
+    requested = (requested or "").strip()
+    if requested in ("", "district"):
         return bound
+    if bound is None or requested == bound:
+        return requested
     raise AccessDenied(f"not allowed outside town {bound}")
 
 
@@ -154,11 +154,6 @@ def require_action(p: Principal, case: dict | None, action: str) -> dict:
     if action not in allowed_actions(p, case):
         raise AccessDenied(f"role {p.role} may not {action} this case")
     return case
-
-
-def require_read(p: Principal) -> None:
-    if p.role not in READ_ROLES:
-        raise AccessDenied(f"role {p.role} may not read this")
 
 
 def require_report(p: Principal, town: str | None = None) -> None:

@@ -15,7 +15,7 @@ An offline camera's snapshot/stream answers ``503`` with ``{"error", "id", "last
 Scope: a camera belongs to a town (``town_code``). A principal bound to a town (an operator, a
 town's kiosk) sees only that town's cameras: the list is its town's (``town`` = another town is
 403) and another town's camera answers 404 like an unknown one; handlers and reporters have no
-camera views (403). See ``api.scope_town``.
+camera views (403). See ``auth.resolve_town``.
 
 MJPEG streams hold a worker thread for their whole life: run gunicorn with threads
 (``-k gthread --threads 16``); the sync worker would be blocked and killed by its timeout.
@@ -32,7 +32,7 @@ from urllib.parse import quote
 import orjson
 from flask import Blueprint, Response, current_app, request, url_for
 
-from .api import scope_town
+from . import auth
 from .cameras import FRAME_STEP, Camera, CameraRegistry
 from .webauth import require_principal
 
@@ -137,7 +137,7 @@ def _bad_arg(exc: _BadArg):
 
 def _visible_camera(camera_id: str) -> Camera | None:
     """The camera, if it exists and the principal may see it (None otherwise, alike)."""
-    bound = scope_town(require_principal(), None)  # 403 for roles without camera views
+    bound = auth.resolve_town(require_principal(), None)  # 403 for roles without camera views
     cam = registry().get(camera_id)
     if cam is None or (bound is not None and cam.town_code != bound):
         return None
@@ -147,7 +147,7 @@ def _visible_camera(camera_id: str) -> Camera | None:
 @bp.get("/api/v1/cameras")
 def list_cameras():
     reg = registry()
-    town = scope_town(require_principal(), request.args.get("town"))
+    town = auth.resolve_town(require_principal(), request.args.get("town"))
     now = datetime.now(timezone.utc)
     urls = _Urls()
     near = request.args.get("near", "").strip()

@@ -26,7 +26,7 @@ DEMO_USERS = [
 def ensure_demo_accounts(acc: Accounts, settings: Settings) -> str | None:
     """Create the demo accounts, an API key and two kiosk links if there is no user yet; print
     them once and return the text (None when accounts existed already)."""
-    if acc.count_users():
+    if acc.has_users():
         return None
     lines = ["DEMO ACCOUNTS (demo data; delete them before real use: python -m dashboard users disable NAME)",
              ""]

@@ -5,7 +5,7 @@ and ``period`` (``today`` | ``7d`` | ``30d`` | ``year``; default ``today``). Ans
 ``compute_kpis``'s figures as of the moment of the request, 400 for a bad period, 404 for an
 unknown town. Definitions: docs/kpis.md.
 
-Scope (``api.scope_town``): a principal bound to a town (an operator, a town's kiosk) gets its
+Scope (``auth.resolve_town``): a principal bound to a town (an operator, a town's kiosk) gets its
 town's figures when it asks for the district or for nothing, and 403 for another town;
 handlers and reporters have no town views (403).
 """
@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, request
 
-from .api import _error, _json, runtime, scope_town
+from . import auth
+from .api import _error, _json, runtime
 from .kpis import PERIODS, compute_kpis
 from .sla import default_policy
 from .webauth import require_principal
@@ -26,7 +27,7 @@ bp = Blueprint("kpis_api", __name__)
 @bp.get("/api/v1/kpis")
 def get_kpis():
     rt = runtime()
-    town = scope_town(require_principal(), request.args.get("town"))
+    town = auth.resolve_town(require_principal(), request.args.get("town"))
     period = request.args.get("period", "today")
     if period not in PERIODS:
         message = f"period must be one of {', '.join(PERIODS)}"

@@ -20,6 +20,7 @@ import secrets
 import time
 from urllib.parse import quote, urlsplit
 
+import orjson
 from flask import (Blueprint, Response, current_app, g, redirect, render_template_string, request,
                    session)
 from flask_limiter import Limiter
@@ -27,7 +28,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf, validate_csrf
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import auth
+from . import auth, open311
 from .accounts import Accounts
 from .auth import AccessDenied, Principal
 from .domain import departments
@@ -41,6 +42,8 @@ SESSION_REFRESH_S = 600  # re-issue the session cookie (sliding expiry) at most 
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/")
 PUBLIC_PATHS = {"/login", "/healthz", "/favicon.ico", "/api/v1/openapi.json", "/api/v1/categories"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+MACHINE_PREFIXES = ("/api/", "/_dash-", "/cameras/")    # answered 401, never sent to the sign-in page
+JSON_PREFIXES = MACHINE_PREFIXES + ("/leaders/export",)  # refusals answered as JSON
 
 
 # --------------------------------------------------------------------------- who is asking
@@ -102,11 +105,8 @@ def home_of(p: Principal) -> str:
     return "/api/v1/openapi.json"
 
 
-def check_page(p: Principal, path: str) -> None:
-    """AccessDenied unless ``p`` may open the Dash page at ``path``."""
-    page = page_of(path)
-    if page is None:
-        return
+def check_page(p: Principal, page: tuple[str, str | None]) -> None:
+    """AccessDenied unless ``p`` may open the Dash page ``page`` (as ``page_of`` gives it)."""
     name, town = page
     if not auth.may_open(p, name):
         raise AccessDenied(f"role {p.role} may not open {name}")
@@ -135,21 +135,23 @@ def _authenticate() -> Response | None:
         else:
             g.principal, g.by_key = p, True
     elif "uid" in session or "kiosk" in session:
-        p = (accounts().load_user(session["uid"], session.get("pv", "")) if "uid" in session
-             else accounts().load_kiosk(session["kiosk"]))
-        if p is None or _ended(session.get("sid")):
-            # disabled account, new password, revoked kiosk link, or signed out: it ends now
+        if "uid" in session:  # disabled, a new password, or signed out: the session ends now
+            p = accounts().load_user(session["uid"], session.get("pv", ""))
+            if p is not None and _ended(session.get("sid")):
+                p = None
+        else:  # a wall never signs out: only revoking its link ends it
+            p = accounts().load_kiosk(session["kiosk"])
+        if p is None:
             session.clear()
-            p = None
         else:
             g.principal = p
             if time.time() - session.get("t", 0) > SESSION_REFRESH_S:
                 session["t"] = int(time.time())
     public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or path.startswith("/kiosk/")
     if g.principal is None and not public:
-        return _deny(AccessDenied("sign in or send an API key", status=401)) if request.method != "GET" \
-            or path.startswith(("/api/", "/_dash-", "/cameras/")) \
-            else redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
+        if request.method == "GET" and not path.startswith(MACHINE_PREFIXES):
+            return redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
+        return _deny(AccessDenied("sign in or send an API key", status=401))
     if request.method in UNSAFE and not g.by_key and not path.startswith("/open311/"):
         csrf.protect()  # raises CSRFError -> 400
         # the cookie that carried the token is valid: _after need not check it again
@@ -157,27 +159,23 @@ def _authenticate() -> Response | None:
     if public:
         return None
     p = g.principal
-    if p is None:
-        if request.method == "GET" and not path.startswith(("/api/", "/_dash-", "/cameras/")):
-            return redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
-        return _deny(AccessDenied("sign in or send an API key", status=401))
+    q = request.query_string.decode()
     if path == "/":
-        return redirect(home_of(p) + (f"?{request.query_string.decode()}" if request.query_string else ""))
-    if request.method == "GET" and page_of(path) is not None:
+        return redirect(home_of(p) + (f"?{q}" if q else ""))
+    page = page_of(path) if request.method == "GET" else None
+    if page is not None:
         try:
-            check_page(p, path)
+            check_page(p, page)
         except AccessDenied as exc:
             return _deny(exc)
-        if page_of(path) == ("screen", None) and auth.town_scope(p):  # a town's own screen
-            q = request.query_string.decode()
+        if page == ("screen", None) and auth.town_scope(p):  # a town's own screen
             return redirect(f"/screen/{auth.town_scope(p)}" + (f"?{q}" if q else ""))
     return None
 
 
 def _deny(exc: AccessDenied) -> Response:
     lang = lang_of(request.args.get("lang"))
-    if request.path.startswith(("/api/", "/_dash-", "/cameras/", "/leaders/export")) or request.is_json:
-        import orjson
+    if request.path.startswith(JSON_PREFIXES) or request.is_json:
         return Response(orjson.dumps({"error": exc.message}), status=exc.status, mimetype="application/json",
                         headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None)
     return Response(render_template_string(DENIED_PAGE, status=exc.status, message=exc.message, lang=lang),
@@ -186,21 +184,14 @@ def _deny(exc: AccessDenied) -> Response:
 
 def _too_many(exc) -> Response:
     """A rate limit was hit: say which, in the format the caller reads."""
-    import orjson
     message = f"too many requests ({exc.description}); slow down and retry later"
     if request.path.startswith("/open311/"):
-        xml = request.path.endswith(".xml")
-        body = (f"<?xml version='1.0' encoding='utf-8'?><errors><error><code>429</code><description>"
-                f"{message}</description></error></errors>") if xml else \
-            orjson.dumps([{"code": 429, "description": message}])
-        return Response(body, 429, mimetype="text/xml" if xml else "application/json")
-    if request.path.startswith(("/api/", "/_dash-", "/cameras/", "/leaders/export")):
+        return open311.error_response(429, message, "xml" if request.path.endswith(".xml") else "json")
+    if request.path.startswith(JSON_PREFIXES):
         return Response(orjson.dumps({"error": message}), 429, mimetype="application/json")
     lang = lang_of(request.args.get("lang"))
-    text = "Too many sign-in attempts from this address; wait a minute" if lang == "en" \
-        else "此地址登录尝试过于频繁，请稍后再试"
-    return Response(render_template_string(LOGIN_PAGE, lang=lang, error=text, username="", next="",
-                                           csrf=generate_csrf(), demo=False), 429, mimetype="text/html")
+    return _login_page(lang, "Too many sign-in attempts from this address; wait a minute" if lang == "en"
+                       else "此地址登录尝试过于频繁，请稍后再试", status=429)
 
 
 def _after(resp: Response) -> Response:
@@ -240,18 +231,16 @@ def _backoff_key(username: str) -> str:
 
 def _backoff_wait(username: str) -> int:
     """Seconds this username must wait before the next attempt (0 = may try now)."""
-    r = current_app.extensions["griddash"].redis
+    k = _backoff_key(username)
     try:
-        fails, ttl = int(r.get(_backoff_key(username)) or 0), r.pttl(_backoff_key(username))
-    except Exception:
+        fails, last = current_app.extensions["griddash"].redis.mget(k, k + ":at")
+    except Exception:  # Redis down: no backoff (the per-address limit still holds)
         return 0
     after = current_app.extensions["griddash.settings"].login_backoff_after
-    if fails < after:
+    if int(fails or 0) < after:
         return 0
-    wait = min(2 ** (fails - after) * 15, 900)  # 15 s, 30 s, 1 min ... at most 15 min
-    last = r.get(_backoff_key(username) + ":at")
-    since = time.time() - float(last or 0)
-    return max(0, int(wait - since + 0.999)) if ttl else 0
+    wait = min(2 ** (int(fails) - after) * 15, 900)  # 15 s, 30 s, 1 min ... at most 15 min
+    return max(0, int(wait - (time.time() - float(last or 0)) + 0.999))
 
 
 def _note_failure(username: str) -> None:
@@ -264,15 +253,21 @@ def _note_failure(username: str) -> None:
     pipe.execute()
 
 
+def _login_page(lang: str, error: str | None = None, *, username: str = "", nxt: str = "",
+                status: int = 200, headers: dict | None = None) -> Response:
+    body = render_template_string(LOGIN_PAGE, lang=lang, error=error, username=username, next=nxt,
+                                  csrf=generate_csrf(),
+                                  demo=current_app.extensions["griddash.settings"].demo_accounts)
+    return Response(body, status=status, headers=headers, mimetype="text/html")
+
+
 @bp.get("/login")
 def login_form():
     lang = lang_of(request.args.get("lang"))
     p = current_principal()
     if p is not None and request.args.get("next"):
         return redirect(_safe_next(request.args.get("next")) or home_of(p))
-    return render_template_string(LOGIN_PAGE, lang=lang, error=None, username="",
-                                  next=_safe_next(request.args.get("next")), csrf=generate_csrf(),
-                                  demo=current_app.extensions["griddash.settings"].demo_accounts)
+    return _login_page(lang, nxt=_safe_next(request.args.get("next")))
 
 
 @bp.post("/login")
@@ -283,10 +278,7 @@ def login_submit():
     nxt = _safe_next(request.form.get("next"))
 
     def again(message: str, status: int, headers=None):
-        body = render_template_string(LOGIN_PAGE, lang=lang, error=message, username=username, next=nxt,
-                                      csrf=generate_csrf(),
-                                      demo=current_app.extensions["griddash.settings"].demo_accounts)
-        return Response(body, status=status, headers=headers, mimetype="text/html")
+        return _login_page(lang, message, username=username, nxt=nxt, status=status, headers=headers)
 
     wait = _backoff_wait(username) if username else 0
     if wait:

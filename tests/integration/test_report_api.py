@@ -101,6 +101,15 @@ class Unchanged:
         assert self.now() == self.state, f"{what}: something was stored (stream, events, incidents, files)"
 
 
+def assert_refused(res, status, field):
+    """A refusal with ``status``, an error message and, when given, the offending field named."""
+    assert res.status_code == status, res.get_data(as_text=True)
+    answer = res.get_json()
+    assert answer["error"]
+    if field:
+        assert any(f["field"] == field for f in answer["fields"]), answer
+
+
 @pytest.fixture
 def unchanged(rt, drain):
     return lambda: Unchanged(rt, drain)
@@ -263,11 +272,7 @@ def test_bad_multipart_requests(phone, unchanged, case, raw, extra, status, fiel
     if "photos" not in data:
         data["photos"] = [(io.BytesIO(image()), "a.jpg", "image/jpeg")]
     res = phone.post("/api/v1/incidents", data=data, content_type="multipart/form-data")
-    assert res.status_code == status, res.get_data(as_text=True)
-    answer = res.get_json()
-    assert answer["error"]
-    if field:
-        assert any(f["field"] == field for f in answer["fields"]), answer
+    assert_refused(res, status, field)
     before.check(case)
 
 
@@ -533,9 +538,5 @@ BAD_JSON = [
 def test_bad_json_reports(phone, unchanged, case, raw, status, field):
     before = unchanged()
     res = phone.post("/api/v1/incidents", data=raw, content_type="application/json")
-    assert res.status_code == status, res.get_data(as_text=True)
-    answer = res.get_json()
-    assert answer["error"]
-    if field:
-        assert any(f["field"] == field for f in answer["fields"]), answer
+    assert_refused(res, status, field)
     before.check(case)
