@@ -35,11 +35,14 @@ class Urgency(str, Enum):
 
 
 URGENCY_RANK = {"red": 3, "yellow": 2, "green": 1}
-# Colours chosen to stay distinct on a dark wall screen; shapes make them readable without colour.
+# Colours chosen to stay distinct on a dark wall screen and under deuteranopia and protanopia
+# (red is a light vermilion, green a blue-green: they differ in lightness and in blue, not only
+# in red/green); shapes make them readable without colour. assets/griddash.css repeats them as
+# CSS variables (--gd-red, --gd-yellow, --gd-green) for the page's text.
 URGENCY_STYLE = {
-    "red": {"color": "#ff3b30", "shape": "triangle", "zh": "红色（紧急）", "en": "Red (urgent)"},
-    "yellow": {"color": "#ffcc00", "shape": "square", "zh": "黄色（较急）", "en": "Yellow (soon)"},
-    "green": {"color": "#34c759", "shape": "circle", "zh": "绿色（一般）", "en": "Green (routine)"},
+    "red": {"color": "#ff4a3d", "shape": "triangle", "zh": "红色（紧急）", "en": "Red (urgent)"},
+    "yellow": {"color": "#ffd21f", "shape": "square", "zh": "黄色（较急）", "en": "Yellow (soon)"},
+    "green": {"color": "#1fc7a8", "shape": "circle", "zh": "绿色（一般）", "en": "Green (routine)"},
 }
 
 
@@ -225,7 +228,14 @@ class IncidentState:
 
 
 def fold(events: Iterable[Event]) -> IncidentState | None:
-    """Rebuild an incident from its events, in stream order.
+    """Rebuild an incident from its events.
+
+    Statuses follow the stream order (the case head enforced it when the events were
+    appended); levels follow event time: ``level`` replays the applied escalations sorted by
+    their ``at``, and ``resolved_level`` is the level reached by the applied escalations at or
+    before the resolution's ``at``, wherever they stand in the stream (an escalation stored
+    late, with a time after the resolution, does not change the level the case was resolved
+    at).
 
     Returns ``None`` while the "reported" event is not among them (an action can reach the
     database before its report when several persisters work in parallel; the incident appears
@@ -245,20 +255,42 @@ def fold(events: Iterable[Event]) -> IncidentState | None:
         source=d.get("source", "api"), submitted_by=d.get("submitted_by"),
         status=None,  # type: ignore[arg-type]
     )
+    escalations: list[Event] = []
     for ev in ordered:
         rule = TRANSITIONS.get(ev.type)
         if rule is None or st.status not in rule[0]:
             st.rejected.append(str(ev.id))
             continue
         _apply(st, ev)
+        if ev.type == "escalated":
+            escalations.append(ev)
         if rule[1] is not None:
             st.status = rule[1]
         st.version += 1
         st.last_event_at = ev.at if st.last_event_at is None else max(st.last_event_at, ev.at)
+    escalations.sort(key=lambda e: (e.at, e.stream_pos))  # a tie keeps the stream order
+    st.level = _level_after(escalations)
+    st.resolved_level = (None if st.resolved_at is None
+                         else _level_after(e for e in escalations if e.at <= st.resolved_at))
     return st
 
 
+def _level_after(escalations: Iterable[Event]) -> str:
+    """The level reached from "grid" by these escalations, in the order given: one naming a
+    higher level moves there, any other moves one level up (never past the district)."""
+    level = LEVELS[0]
+    for ev in escalations:
+        target = ev.data.get("level")
+        if target in LEVELS and LEVELS.index(target) > LEVELS.index(level):
+            level = target
+        elif LEVELS.index(level) < len(LEVELS) - 1:
+            level = LEVELS[LEVELS.index(level) + 1]
+    return level
+
+
 def _apply(st: IncidentState, ev: Event) -> None:
+    """One applied event's effect on the state (the level is settled by ``fold``, in event
+    time, from the applied escalations)."""
     d = ev.data
     t = ev.type
     if t == "accepted":
@@ -272,21 +304,13 @@ def _apply(st: IncidentState, ev: Event) -> None:
         st.handler = None
     elif t == "resolved":
         st.resolved_at = ev.at
-        st.resolved_level = st.level
     elif t == "closed":
         st.closed_at = ev.at
     elif t == "reopened":
         st.resolved_at = None
         st.closed_at = None
-        st.resolved_level = None
     elif t == "supervised":
         st.supervised_count += 1
-    elif t == "escalated":
-        target = d.get("level")
-        if target in LEVELS and LEVELS.index(target) > LEVELS.index(st.level):
-            st.level = target
-        elif LEVELS.index(st.level) < len(LEVELS) - 1:
-            st.level = LEVELS[LEVELS.index(st.level) + 1]
     elif t == "urgency_changed":
         if d.get("urgency") in URGENCY_RANK:
             st.urgency = d["urgency"]

@@ -1,19 +1,22 @@
-"""SLA clocks: deadlines per category and urgency, urgency that rises with the clock, and
-automatic escalation of overdue cases. The one place for these rules.
+"""SLA clocks: deadlines per category and urgency, lateness, and what the clock does about it.
+The one place for these rules (see docs/sla.md).
 
-* ``data/sla.csv`` (``category,urgency,accept_hours,close_hours``, ``*`` for any) gives the
-  deadlines: the row for the category and urgency, else the stricter of the category's and
-  the urgency's rows, else the default.
-  Deadlines follow the urgency the case was *reported* with, so that urgency raised by the
-  clock does not shorten its own deadline.
-* While a case waits for its next deadline (acceptance, then closing), its urgency rises to at
-  least yellow in the last quarter of the window and to red once the deadline has passed.
+* ``data/sla.csv`` gives, per ``category`` and ``urgency`` (``*`` for any), the deadlines
+  (``accept_hours``, ``close_hours``) and, optionally, what the clock does to the urgency
+  (``warn_urgency`` in the last ``warn_share`` of a window, ``late_urgency`` once a deadline
+  has passed; empty or absent: nothing). A case takes the row for its category and urgency,
+  else the stricter of the category's and the urgency's rows, else the default row.
+  Deadlines follow the urgency the case was *reported* with, so that a raised urgency does
+  not shorten its own deadline.
+* Urgency (red/yellow/green) is the triage colour given by people; lateness
+  (``SlaPolicy.lateness``: "overdue", "due_soon" or None) is the clock's own signal. The
+  shipped table leaves urgency alone.
 * A case past its deadline is escalated one level (grid → village → town → district) once per
   missed deadline, when ``auto_escalate`` is on.
 
 ``SlaWatcher`` applies this to the open cases every ``interval`` seconds, as events through the
-same checked actions as an operator's (``dashboard.commands``), so every screen shows the same
-colours and the audit trail records who (``SLA``) changed what and when.
+same checked append as an operator's (``dashboard.commands``), and only to cases whose stored
+projection is as new as their head in Redis: while the persister lags, a case is judged later.
 """
 from __future__ import annotations
 
@@ -22,16 +25,20 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
 
 from .config import DATA_DIR
-from .domain import LEVELS, NAMESPACE, OPEN_STATUSES, URGENCY_RANK, Event
+from .domain import LEVELS, NAMESPACE, OPEN_STATUSES, URGENCY_RANK, Event, categories
 
 log = logging.getLogger(__name__)
 ACTOR = "SLA"
 CLAIM_TTL_S = 40 * 86400
+COLUMNS = ("category", "urgency", "accept_hours", "close_hours")
+OPTIONAL_COLUMNS = ("warn_urgency", "late_urgency")
+_OPEN = frozenset(OPEN_STATUSES)
+OVERDUE, DUE_SOON = "overdue", "due_soon"
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,30 @@ class Deadlines:
 
 @dataclass(frozen=True)
 class Rule:
+    """One row of the table: the two windows from the report, and the urgency the clock asks
+    for near (``warn_urgency``) and past (``late_urgency``) a deadline; None: no change."""
     accept: timedelta
     close: timedelta
+    warn_urgency: str | None = None
+    late_urgency: str | None = None
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A rule as the clock uses it, computed once per (category, base urgency): the windows,
+    the elapsed time from which each one is "due soon", and the urgency asked for."""
+    rule: Rule
+    accept_warn_from: timedelta
+    close_warn_from: timedelta
+    warn_urgency: str | None
+    late_urgency: str | None
+
+
+def _higher(a: str | None, b: str | None) -> str | None:
+    """The more urgent of two optional urgencies."""
+    if a is None or b is None:
+        return a or b
+    return a if URGENCY_RANK[a] >= URGENCY_RANK[b] else b
 
 
 class SlaPolicy:
@@ -51,37 +80,97 @@ class SlaPolicy:
                  warn_share: float = 0.25):
         if ("*", "*") not in rules:
             raise ValueError("the SLA table needs a default row: *,*,accept_hours,close_hours")
+        if not 0 <= warn_share <= 1:
+            raise ValueError("warn_share must be between 0 and 1")
         self.rules = rules
         self.auto_escalate = auto_escalate
         self.warn_share = warn_share
+        self._cache: dict[tuple[str, str], _Resolved] = {}
 
     @classmethod
     def load(cls, path: Path | None = None, **kw) -> "SlaPolicy":
-        rules = {}
-        with open(path or DATA_DIR / "sla.csv", encoding="utf-8", newline="") as fh:
-            for n, row in enumerate(csv.DictReader(fh), start=2):
-                try:
-                    accept, close = float(row["accept_hours"]), float(row["close_hours"])
-                except (TypeError, ValueError):
-                    raise ValueError(f"sla.csv line {n}: hours must be numbers") from None
-                if not 0 < accept <= close:
-                    raise ValueError(f"sla.csv line {n}: need 0 < accept_hours <= close_hours")
-                urgency = row["urgency"].strip()
+        """Read the table. ``warn_urgency`` and ``late_urgency`` are optional columns (a table
+        without them loads, and changes no urgency). Errors name the line and the column."""
+        path = Path(path or DATA_DIR / "sla.csv")
+        name = path.name
+        known_categories = categories()
+        rules: dict[tuple[str, str], Rule] = {}
+        seen: dict[tuple[str, str], int] = {}
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            header = [h.strip() for h in reader.fieldnames or []]
+            missing = [c for c in COLUMNS if c not in header]
+            if missing:
+                raise ValueError(f"{name} line 1: missing column(s) {', '.join(missing)}")
+            unknown = [h for h in header if h not in COLUMNS + OPTIONAL_COLUMNS]
+            if unknown:
+                raise ValueError(f"{name} line 1: unknown column(s) {', '.join(unknown)}; "
+                                 f"known: {', '.join(COLUMNS + OPTIONAL_COLUMNS)}")
+            reader.fieldnames = header
+            for n, row in enumerate(reader, start=2):
+                def bad(column: str, what: str) -> ValueError:
+                    return ValueError(f"{name} line {n}, column {column}: {what}")
+
+                if None in row:
+                    raise ValueError(f"{name} line {n}: more fields than columns")
+                cell = {k: (v or "").strip() for k, v in row.items()}
+                category, urgency = cell["category"], cell["urgency"]
+                if category != "*" and category not in known_categories:
+                    raise bad("category", f"unknown category {category!r}")
                 if urgency != "*" and urgency not in URGENCY_RANK:
-                    raise ValueError(f"sla.csv line {n}: unknown urgency {urgency!r}")
-                rules[(row["category"].strip(), urgency)] = Rule(timedelta(hours=accept), timedelta(hours=close))
+                    raise bad("urgency", f"unknown urgency {urgency!r} (red, yellow, green or *)")
+                hours = {}
+                for column in ("accept_hours", "close_hours"):
+                    try:
+                        hours[column] = float(cell[column])
+                    except ValueError:
+                        raise bad(column, f"hours must be numbers, not {cell[column]!r}") from None
+                if not 0 < hours["accept_hours"] <= hours["close_hours"]:
+                    raise bad("close_hours" if hours["accept_hours"] > 0 else "accept_hours",
+                              "need 0 < accept_hours <= close_hours")
+                raise_to = {}
+                for column in OPTIONAL_COLUMNS:
+                    value = cell.get(column, "")
+                    if value and value not in URGENCY_RANK:
+                        raise bad(column, f"unknown urgency {value!r} (red, yellow, green or empty)")
+                    raise_to[column] = value or None
+                key = (category, urgency)
+                if key in seen:
+                    raise bad("urgency", f"a second row for {category},{urgency} (first on line {seen[key]})")
+                seen[key] = n
+                rules[key] = Rule(timedelta(hours=hours["accept_hours"]), timedelta(hours=hours["close_hours"]),
+                                  **raise_to)
         return cls(rules, **kw)
 
-    def rule(self, category: str, urgency: str) -> Rule:
-        """The row for exactly this category and urgency; else the stricter of the category's
-        row and the urgency's row (a red fire hazard gets the red deadlines when those are
-        shorter); else the default row."""
+    # ------------------------------------------------------------------ the table
+    def _resolved(self, category: str, urgency: str) -> _Resolved:
+        key = (category, urgency)
+        got = self._cache.get(key)
+        if got is None:
+            r = self._lookup(category, urgency)
+            keep = 1 - self.warn_share
+            got = self._cache[key] = _Resolved(
+                r, r.accept * keep, r.close * keep, r.warn_urgency,
+                _higher(r.warn_urgency, r.late_urgency))  # a late case has passed the warning too
+        return got
+
+    def _lookup(self, category: str, urgency: str) -> Rule:
         if (category, urgency) in self.rules:
             return self.rules[(category, urgency)]
         found = [self.rules[k] for k in ((category, "*"), ("*", urgency)) if k in self.rules]
+        if len(found) == 1:
+            return found[0]
         if found:
-            return Rule(min(r.accept for r in found), min(r.close for r in found))
+            a, b = found
+            return Rule(min(a.accept, b.accept), min(a.close, b.close),
+                        _higher(a.warn_urgency, b.warn_urgency), _higher(a.late_urgency, b.late_urgency))
         return self.rules[("*", "*")]
+
+    def rule(self, category: str, urgency: str) -> Rule:
+        """The row for exactly this category and urgency; else the stricter of the category's
+        row and the urgency's row (shorter windows, the higher urgency asked for: a red fire
+        hazard gets the red deadlines when those are shorter); else the default row."""
+        return self._resolved(category, urgency).rule
 
     def deadlines(self, category: str, base_urgency: str, reported_at: datetime) -> Deadlines:
         r = self.rule(category, base_urgency)
@@ -90,31 +179,59 @@ class SlaPolicy:
     # ------------------------------------------------------------------ the clock
     def pending(self, case: dict) -> tuple[str, datetime, timedelta] | None:
         """The deadline the case waits for now: ("accept"|"close", when, window), or None."""
-        if case["status"] not in OPEN_STATUSES:
+        if case["status"] not in _OPEN:
             return None
-        d = self.deadlines(case["category"], case["base_urgency"], case["reported_at"])
         r = self.rule(case["category"], case["base_urgency"])
         if case.get("accepted_at") is None:
-            return "accept", d.accept_by, r.accept
-        return "close", d.close_by, r.close
+            return "accept", case["reported_at"] + r.accept, r.accept
+        return "close", case["reported_at"] + r.close, r.close
+
+    def lateness(self, case: dict, now: datetime) -> str | None:
+        """The case's lateness now, the one definition for every screen and alarm:
+
+        * ``"overdue"``: it waits for a deadline that has passed (not accepted after
+          ``accept_by``, or not closed after ``close_by``);
+        * ``"due_soon"``: it is in the last ``warn_share`` of the window it waits for;
+        * ``None``: closed, or in time. At the deadline itself a case is still in time.
+
+        ``case`` needs ``status``, ``category``, ``base_urgency``, ``reported_at`` and
+        ``accepted_at``. Cheap: one dictionary look-up and one subtraction per case.
+        """
+        if case["status"] not in _OPEN:
+            return None
+        res = self._cache.get((case["category"], case["base_urgency"])) \
+            or self._resolved(case["category"], case["base_urgency"])
+        elapsed = now - case["reported_at"]
+        if case.get("accepted_at") is None:
+            window, warn_from = res.rule.accept, res.accept_warn_from
+        else:
+            window, warn_from = res.rule.close, res.close_warn_from
+        if elapsed > window:
+            return OVERDUE
+        if elapsed >= warn_from:
+            return DUE_SOON
+        return None
 
     def clock_urgency(self, case: dict, now: datetime) -> str:
-        """The urgency the clock asks for: never below the case's current urgency."""
+        """The urgency the clock asks for under this table: the case's current urgency unless
+        its row names a higher one for its lateness (``warn_urgency`` when due soon, the higher
+        of ``warn_urgency`` and ``late_urgency`` when overdue). Never lowers an urgency."""
         current = case["urgency"]
-        p = self.pending(case)
-        if p is None:
+        state = self.lateness(case, now)
+        if state is None:
             return current
-        _, due, window = p
-        wanted = "red" if now > due else "yellow" if due - now <= window * self.warn_share else "green"
-        return wanted if URGENCY_RANK[wanted] > URGENCY_RANK[current] else current
+        res = self._resolved(case["category"], case["base_urgency"])
+        wanted = res.late_urgency if state == OVERDUE else res.warn_urgency
+        return wanted if wanted and URGENCY_RANK[wanted] > URGENCY_RANK[current] else current
 
     def due_events(self, case: dict, now: datetime) -> list[Event]:
-        """The events the clock owes this case now (urgency rise, escalation). Their ids are
-        derived from the case and the deadline, so a repeated round adds nothing new."""
+        """The events the clock owes this case now (an urgency change if the table asks for
+        one, an escalation per missed deadline). Their ids are derived from the case and the
+        deadline, so a repeated round adds nothing new."""
         p = self.pending(case)
         if p is None:
             return []
-        stage, due, _ = p
+        stage = p[0]
         out = []
         iid = case["id"]
         wanted = self.clock_urgency(case, now)
@@ -123,7 +240,7 @@ class SlaPolicy:
                              type="urgency_changed", at=now, actor=ACTOR, data={"urgency": wanted},
                              note=f"临近或超过{'受理' if stage == 'accept' else '办结'}时限"))
         level = case.get("level") or "grid"
-        if self.auto_escalate and now > due and level != LEVELS[-1]:
+        if self.auto_escalate and level != LEVELS[-1] and self.lateness(case, now) == OVERDUE:
             target = LEVELS[LEVELS.index(level) + 1]
             out.append(Event(id=uuid.uuid5(NAMESPACE, f"{iid}:sla-escalate:{stage}"), incident_id=iid,
                              type="escalated", at=now, actor=ACTOR, data={"level": target},
@@ -138,8 +255,10 @@ def default_policy() -> SlaPolicy:
 
 
 class SlaWatcher:
-    """Every ``interval`` seconds: the clock's events for every open case, through the checked
-    actions. Safe to run in several processes: the second to try the same step is refused."""
+    """Every ``interval`` seconds: the clock's events for every open case whose stored
+    projection is up to date, through the checked append. Safe to run in several processes."""
+
+    HEAD_CHUNK = 2000
 
     def __init__(self, runtime, policy: SlaPolicy | None = None, interval: float = 30.0, clock=None):
         self.rt = runtime
@@ -148,32 +267,98 @@ class SlaWatcher:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._stop = threading.Event()
         self.appended = 0
+        self.deferred = 0  # cases left for a later round in the last round
 
     def stop(self) -> None:
         self._stop.set()
 
-    def run_once(self) -> int:
-        """One round over the open cases. Each clock event is claimed once in Redis under its
-        derived id (SET NX) before it is appended, so a slow persister (the database shows
-        the old urgency for a while) or a second watcher never repeats a step."""
-        from .commands import ActionError, Commands, head_key
+    def _heads(self, ids: list) -> list[int | None]:
+        """The head version of each case in Redis (None where it has none), pipelined."""
+        from .commands import head_key
 
-        cmds = Commands(self.rt.redis, self.rt.store, self.rt.settings.stream)
+        out: list[int | None] = []
+        for start in range(0, len(ids), self.HEAD_CHUNK):
+            pipe = self.rt.redis.pipeline(transaction=False)
+            for iid in ids[start:start + self.HEAD_CHUNK]:
+                pipe.hget(head_key(iid), "v")
+            out.extend(None if v is None else int(v) for v in pipe.execute())
+        return out
+
+    def _stored(self, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these events the log already holds (a step done long ago, whose claim has
+        expired): appending one again would move the head past what can ever be stored."""
+        from sqlalchemy import select
+
+        from .store import EventRow
+
+        ev_t = EventRow.__table__
+        found: set[uuid.UUID] = set()
+        if not event_ids:
+            return found
+        with self.rt.store.engine.connect() as conn:
+            for start in range(0, len(event_ids), 500):
+                q = select(ev_t.c.id).where(ev_t.c.id.in_(event_ids[start:start + 500]))
+                found.update(row[0] for row in conn.execute(q))
+        return found
+
+    def run_once(self) -> int:
+        """One round over the open cases; returns how many events it appended.
+
+        A case is judged only when its stored projection is at the version of its head in
+        Redis; otherwise (the persister has not stored everything yet) it is deferred
+        (``self.deferred``). Each event is appended with the stored version as the expected
+        version (a second one at the version the first returned), so anything that moved the
+        case meanwhile gets it refused. Each event is claimed once in Redis under its derived id
+        (SET NX) before it is appended, so a repeated round or a second watcher never repeats
+        a step; the claim is released when the append is refused."""
+        from .commands import ActionError, Commands
+
         r = self.rt.redis
+        cmds = Commands(r, self.rt.store, self.rt.settings.stream)
         now = self.clock()
-        done = 0
-        for case in self.rt.store.open_cases_for_sla():
-            for ev in self.policy.due_events(case, now):
-                claim = f"sla:{ev.id}"
-                if not r.set(claim, 1, nx=True, ex=CLAIM_TTL_S):
-                    continue
+        owed = [(case, evs) for case in self.rt.store.open_cases_for_sla()
+                if (evs := self.policy.due_events(case, now))]
+        deferred = 0
+        ready = []
+        for (case, evs), head in zip(owed, self._heads([c["id"] for c, _ in owed])):
+            if head is None:  # no head in Redis (expired, or Redis lost it): load it, judge later
                 try:
                     cmds.ensure_head(case["id"])
-                    cmds.append(ev, int(r.hget(head_key(case["id"]), "v")))
+                except ActionError:
+                    pass
+                deferred += 1
+            elif head != case["version"]:
+                deferred += 1
+            else:
+                ready.append((case, evs))
+        # Steps already claimed are skipped without a round trip each; a step whose claim has
+        # expired but that the log holds is claimed again and skipped.
+        pipe = r.pipeline(transaction=False)
+        for _, evs in ready:
+            for ev in evs:
+                pipe.exists(f"sla:{ev.id}")
+        claimed = iter(pipe.execute())
+        ready = [(case, [ev for ev in evs if not next(claimed)]) for case, evs in ready]
+        stored = self._stored([ev.id for _, evs in ready for ev in evs])
+        done = 0
+        for case, evs in ready:
+            expected = case["version"]
+            for ev in evs:
+                claim = f"sla:{ev.id}"
+                if not r.set(claim, 1, nx=True, ex=CLAIM_TTL_S) or ev.id in stored:
+                    continue
+                try:
+                    expected = cmds.append(ev, expected).version
                     done += 1
                 except ActionError:
-                    r.delete(claim)  # the case moved on meanwhile (or was closed): next round
+                    r.delete(claim)  # the case moved on meanwhile (or was closed): a later round
                     break
+                except Exception:
+                    r.delete(claim)
+                    raise
+        if deferred:
+            log.info("SLA watcher: %d case(s) deferred until their events are stored", deferred)
+        self.deferred = deferred
         self.appended += done
         return done
 

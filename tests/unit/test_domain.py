@@ -83,3 +83,41 @@ def test_every_platform_has_a_department():
     assert {"公安分局", "消防救援大队", "市场监管分局", "综合行政执法局", "住建局"} <= {d.name_zh for d in deps.values()}
     for platform in PLATFORMS:
         assert any(platform in d.platforms for d in deps.values()), platform
+
+
+# --------------------------------------------------------------------------- levels in event time
+
+def test_level_replays_escalations_by_event_time_not_stream_order():
+    # Stream: "to town" (at 10 min) before a plain escalation (at 5 min). In event time the plain
+    # one comes first (grid -> village), then "to town": town. In stream order it would be district.
+    st = fold([ev("reported", 0, 1), ev("escalated", 10, 2, level="town"), ev("escalated", 5, 3)])
+    assert st.level == "town" and st.resolved_level is None
+
+
+def test_an_escalation_stored_after_the_resolution_with_a_later_time_keeps_the_resolved_level():
+    # The resolution (at 60 min) reaches the stream after an SLA escalation stamped later (at
+    # 90 min): the case was resolved at the grid, and is at the village now.
+    st = fold([ev("reported", 0, 1), ev("accepted", 10, 2), ev("assigned", 20, 3, department="住建局"),
+               ev("escalated", 90, 4, level="village"), ev("resolved", 60, 5), ev("closed", 100, 6)])
+    assert st.status == "closed" and st.level == "village" and st.resolved_level == "grid"
+
+
+def test_an_escalation_appended_after_the_resolution_with_an_earlier_time_counts():
+    st = fold([ev("reported", 0, 1), ev("accepted", 10, 2), ev("assigned", 20, 3, department="住建局"),
+               ev("resolved", 60, 4), ev("escalated", 50, 5, level="town")])
+    assert st.status == "resolved" and st.level == "town" and st.resolved_level == "town"
+    at_the_same_time = fold([ev("reported", 0, 1), ev("accepted", 10, 2), ev("assigned", 20, 3),
+                             ev("resolved", 60, 4), ev("escalated", 60, 5)])
+    assert at_the_same_time.resolved_level == "village"  # "at or before" the resolution
+
+
+def test_rejected_escalations_do_not_count_and_a_reopened_case_is_judged_at_its_last_resolution():
+    closed = [ev("reported", 0, 1), ev("accepted", 10, 2), ev("assigned", 20, 3), ev("resolved", 60, 4),
+              ev("closed", 70, 5)]
+    late = ev("escalated", 30, 6)  # after closing in the stream: not allowed, whatever its time
+    st = fold(closed + [late])
+    assert st.rejected == [str(late.id)] and st.level == "grid" and st.resolved_level == "grid"
+    st = fold(closed + [ev("reopened", 80, 6), ev("escalated", 90, 7), ev("assigned", 95, 8),
+                        ev("resolved", 100, 9)])
+    assert st.level == "village" and st.resolved_level == "village"
+    assert fold(closed + [ev("reopened", 80, 6)]).resolved_level is None
