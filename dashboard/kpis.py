@@ -8,9 +8,12 @@ snapshot. The definitions follow DESIGN.md, "KPI definitions":
   window has ended or that were accepted; a case still inside its window and not yet accepted
   is *pending*, neither a success nor a failure;
 * closed within 5 days (按期办结率): the same with 5 days and the close time;
-* closure rate (结案率): reports of the period that are closed now ÷ reports of the period;
+* closure rate (结案率): reports of the period that are closed now ÷ reports of the period
+  (with ``open``: those still open, "n 件在办");
 * overdue (超期): open cases past a deadline, now;
-* resolution level (微事不出格…): closed cases of the period by the level that resolved them.
+* resolution level (微事不出格…): closed cases of the period by the level that resolved them;
+* ranking (排名): the towns of the district, or the villages of a town, with their period
+  figures and their overdue cases now.
 
 How it is computed: time thresholds are computed in Python (local calendar boundaries in the
 configured time zone, converted to UTC) and compared in SQL with bound parameters, which is
@@ -171,12 +174,14 @@ def period_bounds(period: str, now: datetime, zone: ZoneInfo) -> tuple[datetime,
 
 def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = None,
                  period: str = "today", town_names: Mapping[str, str] | None = None,
-                 sla=None) -> dict:
+                 sla=None, village_names: Mapping[str, str] | None = None) -> dict:
     """Every KPI for one scope and period, as of ``now`` (see docs/kpis.md).
 
     ``town`` is a town code (None: the whole district). ``town_names`` (code → name) names
-    the towns of the ranking and lists the towns that have no cases yet; when given, a
-    ``town`` outside it raises ``UnknownTown``. A bad ``period`` raises ``ValueError``.
+    the towns of the district's ranking and lists the towns that have no cases yet; when
+    given, a ``town`` outside it raises ``UnknownTown``. ``village_names`` (code → name) does
+    the same for the villages of a town's ranking: pass that town's villages only (for the
+    district it is not used). A bad ``period`` raises ``ValueError``.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime")
@@ -201,6 +206,9 @@ def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = Non
 
     t = IncidentRow.__table__
     scope = [t.c.town_code == town] if town is not None else []
+    # the ranking's unit: the towns of the district, or the villages of a town (one column
+    # either way, fetched in the queries below instead of the town: no extra query or pass)
+    unit_col = t.c.town_code if town is None else t.c.village_code
     rule = deadlines  # looked up now, so a replaced rule applies
     ts, to_dt = _fast_times(store.dialect)
 
@@ -228,13 +236,13 @@ def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = Non
             #    per-case figures need; open cases among them count for the "now" figures)
             cases = conn.execute(
                 select(ts(t.c.reported_at), ts(t.c.accepted_at), ts(t.c.closed_at), t.c.status,
-                       t.c.resolved_level, t.c.urgency, t.c.town_code, t.c.category, t.c.base_urgency)
+                       t.c.resolved_level, t.c.urgency, unit_col, t.c.category, t.c.base_urgency)
                 .where(rep >= fetch_from, rep <= end, *scope)
             ).all()
 
             # 3. the cases reported before those of query 2 that are still open
             old_open = conn.execute(
-                select(ts(t.c.reported_at), ts(t.c.accepted_at), t.c.urgency, t.c.town_code,
+                select(ts(t.c.reported_at), ts(t.c.accepted_at), t.c.urgency, unit_col,
                        t.c.category, t.c.base_urgency)
                 .where(t.c.status.in_(OPEN_STATUSES), rep < fetch_from, *scope)
             ).all()
@@ -253,23 +261,23 @@ def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = Non
     # period figures (cases reported in [start, end])
     accept = [0, 0, 0]  # outcome counts: PENDING, LATE, ON_TIME
     close = [0, 0, 0]
-    reported = closed = 0
+    reported = closed = period_open = 0
     accept_seconds = close_seconds = 0.0
     n_accepted = n_closed_at = 0
     levels = dict.fromkeys(LEVELS, 0)
     unknown_level = 0
-    by_town: dict[str, list[int]] = {}  # town -> [reports, closed]
+    by_unit: dict[str, list[int]] = {}  # town (district) or village (town) -> [reports, closed]
     # now figures (open cases)
     open_by = {"red": 0, "yellow": 0, "green": 0}
     n_open = overdue = 0
-    overdue_by_town: dict[str, int] = {}
+    overdue_by_unit: dict[str, int] = {}
     # trend: reports and their acceptance by report day; closures by their own day
     n_days = len(trend_days)
     t_reports = [0] * n_days
     t_closed = [0] * n_days
     t_accept = [[0, 0, 0] for _ in range(n_days)]
 
-    def count_open(accept_by, close_by, a_at, urgency, town_code, r_at, category, base_urgency):
+    def count_open(accept_by, close_by, a_at, urgency, unit, r_at, category, base_urgency):
         nonlocal n_open, overdue
         if sla is not None:  # "overdue" follows the SLA table (per category and urgency)
             d = sla.deadlines(category, base_urgency, r_at)
@@ -279,9 +287,9 @@ def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = Non
             open_by[urgency] += 1
         if _overdue(accept_by, close_by, a_at, None, now):
             overdue += 1
-            overdue_by_town[town_code] = overdue_by_town.get(town_code, 0) + 1
+            overdue_by_unit[unit] = overdue_by_unit.get(unit, 0) + 1
 
-    for r_at, a_at, c_at, status, level, urgency, town_code, category, base_urgency in cases:
+    for r_at, a_at, c_at, status, level, urgency, unit, category, base_urgency in cases:
         r_at, a_at, c_at = to_dt(r_at), to_dt(a_at), to_dt(c_at)
         accept_by, close_by = rule(r_at)
         acc = _outcome(a_at, accept_by, now)
@@ -295,9 +303,9 @@ def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = Non
             if c_at is not None:
                 n_closed_at += 1
                 close_seconds += (c_at - r_at).total_seconds()
-            tally = by_town.get(town_code)
+            tally = by_unit.get(unit)
             if tally is None:
-                tally = by_town[town_code] = [0, 0]
+                tally = by_unit[unit] = [0, 0]
             tally[0] += 1
             if status == "closed":
                 closed += 1
@@ -306,6 +314,8 @@ def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = Non
                     levels[level] += 1
                 else:
                     unknown_level += 1
+            elif status in open_statuses:
+                period_open += 1
         if r_at >= trend_start:
             i = bisect_right(bounds, r_at) - 1
             t_reports[i] += 1
@@ -313,10 +323,10 @@ def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = Non
         if c_at is not None and trend_start <= c_at <= end:
             t_closed[bisect_right(bounds, c_at) - 1] += 1
         if status in open_statuses:
-            count_open(accept_by, close_by, a_at, urgency, town_code, r_at, category, base_urgency)
-    for r_at, a_at, urgency, town_code, category, base_urgency in old_open:
+            count_open(accept_by, close_by, a_at, urgency, unit, r_at, category, base_urgency)
+    for r_at, a_at, urgency, unit, category, base_urgency in old_open:
         r_at = to_dt(r_at)
-        count_open(*rule(r_at), to_dt(a_at), urgency, town_code, r_at, category, base_urgency)
+        count_open(*rule(r_at), to_dt(a_at), urgency, unit, r_at, category, base_urgency)
     for c_at in closed_earlier:
         t_closed[bisect_right(bounds, to_dt(c_at)) - 1] += 1
 
@@ -324,6 +334,9 @@ def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = Non
     resolution = {"total": n_closed, "unknown": unknown_level}
     for lv in LEVELS:
         resolution[lv] = {"count": levels[lv], "share": _ratio(levels[lv], n_closed)}
+
+    rows = _ranking(by_unit, overdue_by_unit, town_names if town is None else village_names)
+    ranking = {"by": "town" if town is None else "village", "period": period, "rows": rows}
 
     return {
         "scope": town if town is not None else DISTRICT,
@@ -339,7 +352,7 @@ def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = Non
         "accepted_within_1d": _window(accept),
         "closed_within_5d": _window(close),
         "closure_rate": {"numerator": closed, "denominator": reported,
-                         "rate": _ratio(closed, reported)},
+                         "rate": _ratio(closed, reported), "open": period_open},
         "open_red": open_by["red"],
         "open_yellow": open_by["yellow"],
         "open_green": open_by["green"],
@@ -348,8 +361,8 @@ def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = Non
         "mean_hours_to_accept": _mean_hours(accept_seconds, n_accepted),
         "mean_hours_to_close": _mean_hours(close_seconds, n_closed_at),
         "resolution_level": resolution,
-        "town_ranking": (_ranking(by_town, overdue_by_town, town_names)
-                         if town is None else None),
+        "ranking": ranking,
+        "town_ranking": list(rows) if town is None else None,  # the district's "ranking" rows
         "trend_30d": [
             {"date": d.isoformat(), "reports": t_reports[i], "closed": t_closed[i],
              "accepted_within_1d": _window(t_accept[i])}
@@ -358,17 +371,19 @@ def compute_kpis(store: Store, *, now: datetime, tz: str, town: str | None = Non
     }
 
 
-def _ranking(by_town: dict[str, list[int]], overdue_by_town: dict[str, int],
-             town_names: Mapping[str, str] | None) -> list[dict]:
-    """Towns by closure rate (best first), then by reports; towns without reports last."""
-    names = dict(town_names or {})
-    codes: Iterable[str] = set(names) | set(by_town) | set(overdue_by_town)
+def _ranking(by_unit: dict[str, list[int]], overdue_by_unit: dict[str, int],
+             names: Mapping[str, str] | None) -> list[dict]:
+    """Towns (or villages) by closure rate (best first), then by reports, then by code; those
+    without reports of the period last. Every named unit is listed, with or without cases;
+    units with cases but no name are listed under their code."""
+    names = dict(names or {})
+    codes: Iterable[str] = set(names) | set(by_unit) | set(overdue_by_unit)
     rows = []
     for code in codes:
-        reports, closed = by_town.get(code, (0, 0))
+        reports, closed = by_unit.get(code, (0, 0))
         rows.append({"code": code, "name": names.get(code, code), "reports": reports,
                      "closed": closed, "closure_rate": _ratio(closed, reports),
-                     "overdue": overdue_by_town.get(code, 0)})
+                     "overdue": overdue_by_unit.get(code, 0)})
     rows.sort(key=lambda r: (r["closure_rate"] is None, -(r["closure_rate"] or 0.0),
                              -r["reports"], r["code"]))
     return rows

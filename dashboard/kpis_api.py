@@ -2,8 +2,9 @@
 
 Query parameters: ``town`` (a town code; absent, empty or ``district`` = the whole district)
 and ``period`` (``today`` | ``7d`` | ``30d`` | ``year``; default ``today``). Answers 200 with
-``compute_kpis``'s figures as of the moment of the request, 400 for a bad period, 404 for an
-unknown town. Definitions: docs/kpis.md.
+``compute_kpis``'s figures as of the moment of the request (computed for the request, not
+shared through the wall's ``KpiBoard``), 400 for a bad period, 404 for an unknown town. A
+town's ``ranking`` ranks its villages, named from the geography. Definitions: docs/kpis.md.
 
 Scope (``auth.resolve_town``): a principal bound to a town (an operator, a town's kiosk) gets its
 town's figures when it asks for the district or for nothing, and 403 for another town;
@@ -17,6 +18,7 @@ from flask import Blueprint, request
 
 from . import auth
 from .api import _error, _json, runtime
+from .kpi_board import village_names
 from .kpis import PERIODS, compute_kpis
 from .sla import default_policy
 from .webauth import require_principal
@@ -40,5 +42,6 @@ def get_kpis():
     # whole seconds, so that "data_as_of" is both readable and the exact instant used
     now = datetime.now(timezone.utc).replace(microsecond=0)
     body = compute_kpis(rt.store, now=now, tz=rt.settings.timezone, town=town, period=period,
-                        town_names=town_names, sla=default_policy())
+                        town_names=town_names, sla=default_policy(),
+                        village_names=village_names(rt.geo, town) if town is not None else None)
     return _json(body, headers={"Cache-Control": "no-store"})

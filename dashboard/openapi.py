@@ -146,8 +146,66 @@ def _schemas() -> dict:
     return {"ReportIn": report, **defs, "FieldError": field_error, "Error": error, "Accepted": accepted,
             "ActionIn": action_in, "ActionAccepted": action_done, "Incident": incident, "Camera": camera,
             "Categories": loose, "FeatureCollection": {**loose, "description": "GeoJSON FeatureCollection"},
-            "Kpis": {**loose, "description": "the figures of docs/kpis.md"},
+            **_kpi_schemas(),
             "Health": {**loose, "description": "redis, database, stream_length, lag, pending, incidents, status"}}
+
+
+def _kpi_schemas() -> dict:
+    """The answer of GET /api/v1/kpis (docs/kpis.md). Objects stay open to added fields."""
+    count = {"type": "integer", "minimum": 0}
+    share = {"type": ["number", "null"], "minimum": 0, "maximum": 1,
+             "description": "a fraction 0…1; null when there is nothing to divide by"}
+    hours = {"type": ["number", "null"], "minimum": 0}
+    local_time = {"type": "string", "format": "date-time", "description": "ISO 8601 with the local offset"}
+    window = {"type": "object", "required": ["numerator", "denominator", "rate", "pending"],
+              "description": "on time ÷ (on time + late); `pending`: not done and not due yet, in neither part",
+              "properties": {"numerator": count, "denominator": count, "rate": share, "pending": count}}
+    closure = {"type": "object", "required": ["numerator", "denominator", "rate", "open"],
+               "description": "the period's cases closed now ÷ the period's cases; `open`: those still open",
+               "properties": {"numerator": count, "denominator": count, "rate": share, "open": count}}
+    level = {"type": "object", "required": ["count", "share"], "properties": {"count": count, "share": share}}
+    row = {"type": "object", "required": ["code", "name", "reports", "closed", "closure_rate", "overdue"],
+           "description": "reports, closed and closure_rate over the period; overdue: open and overdue now",
+           "properties": {"code": {"type": "string"}, "name": {"type": "string"}, "reports": count,
+                          "closed": count, "closure_rate": share, "overdue": count}}
+    ranking = {"type": "object", "required": ["by", "period", "rows"],
+               "description": "the district's towns, or a town's villages; best closure rate first, "
+                              "units without reports of the period last",
+               "properties": {"by": {"enum": ["town", "village"]},
+                              "period": {"enum": ["today", "7d", "30d", "year"]},
+                              "rows": {"type": "array", "items": _ref("KpiRankingRow")}}}
+    day = {"type": "object", "required": ["date", "reports", "closed", "accepted_within_1d"],
+           "properties": {"date": {"type": "string", "format": "date"}, "reports": count, "closed": count,
+                          "accepted_within_1d": _ref("KpiWindow")}}
+    kpis = {"type": "object", "description": "the figures of docs/kpis.md", "additionalProperties": True,
+            "required": ["scope", "period", "period_start", "period_end", "data_as_of", "timezone",
+                         "reports_today", "reports_month", "reports_year", "reports_in_period",
+                         "accepted_within_1d", "closed_within_5d", "closure_rate", "open_red", "open_yellow",
+                         "open_green", "open_total", "overdue", "mean_hours_to_accept", "mean_hours_to_close",
+                         "resolution_level", "ranking", "town_ranking", "trend_30d"],
+            "properties": {
+                "scope": {"type": "string", "description": "`district` or a town code"},
+                "period": {"enum": ["today", "7d", "30d", "year"]},
+                "period_start": local_time, "period_end": local_time,
+                "data_as_of": {**local_time, "description": "the instant the figures describe"},
+                "timezone": {"type": "string"},
+                "reports_today": count, "reports_month": count, "reports_year": count,
+                "reports_in_period": count,
+                "accepted_within_1d": _ref("KpiWindow"), "closed_within_5d": _ref("KpiWindow"),
+                "closure_rate": _ref("KpiClosureRate"),
+                "open_red": count, "open_yellow": count, "open_green": count, "open_total": count,
+                "overdue": count, "mean_hours_to_accept": hours, "mean_hours_to_close": hours,
+                "resolution_level": {"type": "object", "required": ["total", "unknown", "grid", "village",
+                                                                    "town", "district"],
+                                     "properties": {"total": count, "unknown": count, "grid": level,
+                                                    "village": level, "town": level, "district": level}},
+                "ranking": _ref("KpiRanking"),
+                "town_ranking": {"type": ["array", "null"], "items": _ref("KpiRankingRow"),
+                                 "description": "the district's `ranking` rows; null for a town (kept for "
+                                                "older clients: read `ranking`)"},
+                "trend_30d": {"type": "array", "minItems": 30, "maxItems": 30, "items": day}}}
+    return {"Kpis": kpis, "KpiWindow": window, "KpiClosureRate": closure, "KpiRanking": ranking,
+            "KpiRankingRow": row}
 
 
 def _responses() -> dict:

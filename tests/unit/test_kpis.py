@@ -10,23 +10,24 @@ Runs on SQLite and PostgreSQL (the ``store`` fixture). All times below are local
 * deadlines    accept by reported + 24 h, close by reported + 5 d (at the deadline = on time;
                late / overdue only when now is strictly after it)
 
-The cases (A = 331004001 路南街道, B = 331004103 新桥镇, C = 331004002 路桥街道 has none):
+The cases (A = 331004001 路南街道, B = 331004103 新桥镇, C = 331004002 路桥街道 has none;
+B's villages: B1 甲村, B2 乙村, B3 丙村 has none; A's cases are all in one village):
 
  id  town reported         accepted           closed            status       urgency  level
  c1  A    11-26 08:00      -                  -                 reported     red      -
  c2  A    11-24 09:00      11-25 15:00 (30h)  -                 accepted     yellow   -
- c3  B    11-19 12:00      11-19 13:00 (1h)   11-25 14:00 (146h)closed       red      village
+ c3  B2   11-19 12:00      11-19 13:00 (1h)   11-25 14:00 (146h)closed       red      village
  c4  A    11-25 23:30      11-26 00:10 (40m)  -                 accepted     green    -
- c5  B    11-26 00:30      11-26 00:45 (15m)  11-26 09:00 (8.5h)closed       yellow   grid
+ c5  B1   11-26 00:30      11-26 00:45 (15m)  11-26 09:00 (8.5h)closed       yellow   grid
  c6  A    11-20 09:00      11-21 09:00 (24h)  11-25 09:00 (5d)  closed       green    town
  c7  A    11-20 08:00      -                  -                 reported     red (was green)
- c8  B    11-25 10:00 (exactly 24 h before now) -  -            reported     yellow   -
+ c8  B2   11-25 10:00 (exactly 24 h before now) -  -            reported     yellow   -
  c9  A    11-19 09:00      11-19 10:00 (1h)   11-20 09:00 (24h) closed       red      district
- c10 B    11-01 00:30      11-01 02:00 (1.5h) 11-04 00:30 (72h) closed       green    grid
- c11 B    10-31 23:30      11-02 00:30 (25h)  11-04 20:00 (92.5h) closed     green    town
+ c10 B1   11-01 00:30      11-01 02:00 (1.5h) 11-04 00:30 (72h) closed       green    grid
+ c11 B2   10-31 23:30      11-02 00:30 (25h)  11-04 20:00 (92.5h) closed     green    town
  c12 A    2026-01-01 00:30 01-01 01:00 (30m)  - (resolved 01-03) resolved    green    (grid)
- c13 B    2025-12-31 23:00 2026-01-01 08:00   -                 in_progress  yellow   -
- c14 B    10-20 10:00      10-20 11:00 (1h)   10-28 09:00 (191h) closed      red      village
+ c13 B1   2025-12-31 23:00 2026-01-01 08:00   -                 in_progress  yellow   -
+ c14 B2   10-20 10:00      10-20 11:00 (1h)   10-28 09:00 (191h) closed      red      village
 """
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ from dashboard.kpis import compute_kpis, deadlines, is_overdue
 TZ = "Asia/Shanghai"
 A, B, C = "331004001", "331004103", "331004002"
 NAMES = {A: "路南街道", B: "新桥镇", C: "路桥街道"}
+B1, B2, B3 = B + "201", B + "202", B + "203"
+VILLAGES = {B1: "甲村", B2: "乙村", B3: "丙村"}
 
 
 def L(text: str) -> datetime:
@@ -54,11 +57,12 @@ NOW = L("2026-11-26 10:00")
 
 
 def case(name, town, reported, accepted=None, closed=None, status="reported", urgency="green",
-         level=None, base_urgency=None, resolved=None) -> IncidentState:
+         level=None, base_urgency=None, resolved=None, village=None) -> IncidentState:
     r = L(reported)
+    village = village or town + "201"
     return IncidentState(
         id=uuid.uuid5(uuid.NAMESPACE_URL, f"kpi-test/{name}"), reported_at=r, town_code=town,
-        village_code=town + "201", grid_code=town + "201-01", category="fire_hazard",
+        village_code=village, grid_code=village + "-01", category="fire_hazard",
         platform="public_order", description=f"【测试】{name}", lat=28.52, lon=121.41,
         reporter="网格员", base_urgency=base_urgency or urgency, urgency=urgency, photos=[],
         source="test", status=status,
@@ -72,19 +76,25 @@ def case(name, town, reported, accepted=None, closed=None, status="reported", ur
 CASES = [
     case("c1", A, "2026-11-26 08:00", urgency="red"),
     case("c2", A, "2026-11-24 09:00", "2026-11-25 15:00", status="accepted", urgency="yellow"),
-    case("c3", B, "2026-11-19 12:00", "2026-11-19 13:00", "2026-11-25 14:00", "closed", "red", "village"),
+    case("c3", B, "2026-11-19 12:00", "2026-11-19 13:00", "2026-11-25 14:00", "closed", "red", "village",
+         village=B2),
     case("c4", A, "2026-11-25 23:30", "2026-11-26 00:10", status="accepted", urgency="green"),
-    case("c5", B, "2026-11-26 00:30", "2026-11-26 00:45", "2026-11-26 09:00", "closed", "yellow", "grid"),
+    case("c5", B, "2026-11-26 00:30", "2026-11-26 00:45", "2026-11-26 09:00", "closed", "yellow", "grid",
+         village=B1),
     case("c6", A, "2026-11-20 09:00", "2026-11-21 09:00", "2026-11-25 09:00", "closed", "green", "town"),
     case("c7", A, "2026-11-20 08:00", urgency="red", base_urgency="green"),
-    case("c8", B, "2026-11-25 10:00", urgency="yellow"),
+    case("c8", B, "2026-11-25 10:00", urgency="yellow", village=B2),
     case("c9", A, "2026-11-19 09:00", "2026-11-19 10:00", "2026-11-20 09:00", "closed", "red", "district"),
-    case("c10", B, "2026-11-01 00:30", "2026-11-01 02:00", "2026-11-04 00:30", "closed", "green", "grid"),
-    case("c11", B, "2026-10-31 23:30", "2026-11-02 00:30", "2026-11-04 20:00", "closed", "green", "town"),
+    case("c10", B, "2026-11-01 00:30", "2026-11-01 02:00", "2026-11-04 00:30", "closed", "green", "grid",
+         village=B1),
+    case("c11", B, "2026-10-31 23:30", "2026-11-02 00:30", "2026-11-04 20:00", "closed", "green", "town",
+         village=B2),
     case("c12", A, "2026-01-01 00:30", "2026-01-01 01:00", status="resolved", urgency="green",
          level="grid", resolved="2026-01-03 10:00"),
-    case("c13", B, "2025-12-31 23:00", "2026-01-01 08:00", status="in_progress", urgency="yellow"),
-    case("c14", B, "2026-10-20 10:00", "2026-10-20 11:00", "2026-10-28 09:00", "closed", "red", "village"),
+    case("c13", B, "2025-12-31 23:00", "2026-01-01 08:00", status="in_progress", urgency="yellow",
+         village=B1),
+    case("c14", B, "2026-10-20 10:00", "2026-10-20 11:00", "2026-10-28 09:00", "closed", "red", "village",
+         village=B2),
 ]
 
 
@@ -144,8 +154,8 @@ def test_district_7d_every_figure(loaded):
     # closed within 5 days: on time c5 (8.5h), c6 (exactly 5d) = 2; late c3 (146h), c7 (open 6d2h)
     # = 2; pending c1, c2 (2d1h), c4, c8 = 4 -> 2 / 4
     assert k["closed_within_5d"] == window(2, 4, 4)
-    # closure rate: closed now c3, c5, c6 = 3 of 8
-    assert k["closure_rate"] == {"numerator": 3, "denominator": 8, "rate": 3 / 8}
+    # closure rate: closed now c3, c5, c6 = 3 of 8; still open c1, c2, c4, c7, c8 = 5
+    assert k["closure_rate"] == {"numerator": 3, "denominator": 8, "rate": 3 / 8, "open": 5}
 
     # open now, all periods, by current urgency: c1 red, c7 red (was green); c2, c8, c13 yellow;
     # c4, c12 (resolved, not closed) green. Closed c3 (red) does not count.
@@ -174,6 +184,8 @@ def test_district_7d_every_figure(loaded):
         {"code": A, "name": "路南街道", "reports": 5, "closed": 1, "closure_rate": 0.2, "overdue": 2},
         {"code": C, "name": "路桥街道", "reports": 0, "closed": 0, "closure_rate": None, "overdue": 0},
     ]
+    # the general ranking holds the same rows for the district, ranked by town
+    assert k["ranking"] == {"by": "town", "period": "7d", "rows": k["town_ranking"]}
 
 
 def test_trend_30d_by_local_day(loaded):
@@ -215,7 +227,7 @@ def test_today_starts_at_local_midnight(loaded):
     assert k["reports_in_period"] == k["reports_today"] == 2
     assert k["accepted_within_1d"] == window(1, 1, 1)   # c5 on time, c1 pending
     assert k["closed_within_5d"] == window(1, 1, 1)     # c5 on time, c1 pending
-    assert k["closure_rate"] == {"numerator": 1, "denominator": 2, "rate": 0.5}
+    assert k["closure_rate"] == {"numerator": 1, "denominator": 2, "rate": 0.5, "open": 1}   # c1 open
     assert k["mean_hours_to_accept"] == pytest.approx(0.25)
     assert k["mean_hours_to_close"] == pytest.approx(8.5)
     assert k["resolution_level"]["total"] == 1 and k["resolution_level"]["grid"] == {"count": 1, "share": 1.0}
@@ -233,7 +245,7 @@ def test_30d(loaded):
     assert k["accepted_within_1d"] == window(6, 9, 2)
     # on time: c5 c6 c9 c10 c11 = 5; late: c3 c7 = 2; pending c1 c2 c4 c8
     assert k["closed_within_5d"] == window(5, 7, 4)
-    assert k["closure_rate"] == {"numerator": 6, "denominator": 11, "rate": 6 / 11}
+    assert k["closure_rate"] == {"numerator": 6, "denominator": 11, "rate": 6 / 11, "open": 5}
     # accept: c2 30 c3 1 c4 2/3 c5 .25 c6 24 c9 1 c10 1.5 c11 25 -> 83.41667 / 8
     assert k["mean_hours_to_accept"] == pytest.approx((30 + 1 + 2 / 3 + 0.25 + 24 + 1 + 1.5 + 25) / 8)
     # close: c3 146 c5 8.5 c6 120 c9 24 c10 72 c11 92.5 -> 463 / 6
@@ -254,8 +266,9 @@ def test_year_starts_on_local_new_year(loaded):
     assert k["accepted_within_1d"] == window(8, 11, 2)
     # + c12 late (resolved but never closed), c14 late (191 h) over 30d's 5/7
     assert k["closed_within_5d"] == window(5, 9, 4)
-    # closed: c3 c5 c6 c9 c10 c11 c14 = 7 of 13; c12 is resolved, not closed
-    assert k["closure_rate"] == {"numerator": 7, "denominator": 13, "rate": 7 / 13}
+    # closed: c3 c5 c6 c9 c10 c11 c14 = 7 of 13; c12 is resolved, not closed: open with
+    # c1 c2 c4 c7 c8 = 6
+    assert k["closure_rate"] == {"numerator": 7, "denominator": 13, "rate": 7 / 13, "open": 6}
     lv = k["resolution_level"]   # + c14 village; c12's level does not count (not closed)
     assert {x: lv[x]["count"] for x in ("grid", "village", "town", "district")} == \
         {"grid": 2, "village": 2, "town": 2, "district": 1}
@@ -271,13 +284,54 @@ def test_town_scope(loaded):
     assert k["reports_in_period"] == 3                        # c3 c5 c8
     assert k["accepted_within_1d"] == window(2, 2, 1)         # c3 c5 on time, c8 pending
     assert k["closed_within_5d"] == window(1, 2, 1)           # c5 on time, c3 late, c8 pending
-    assert k["closure_rate"]["rate"] == pytest.approx(2 / 3)
+    assert k["closure_rate"]["rate"] == pytest.approx(2 / 3) and k["closure_rate"]["open"] == 1  # c8
     assert (k["open_red"], k["open_yellow"], k["open_green"], k["overdue"]) == (0, 2, 0, 1)  # c8, c13
     by_day = {d["date"]: d for d in k["trend_30d"]}
     assert {d: v["reports"] for d, v in by_day.items() if v["reports"]} == \
         {"2026-10-31": 1, "2026-11-01": 1, "2026-11-19": 1, "2026-11-25": 1, "2026-11-26": 1}
     assert {d: v["closed"] for d, v in by_day.items() if v["closed"]} == \
         {"2026-10-28": 1, "2026-11-04": 2, "2026-11-25": 1, "2026-11-26": 1}
+
+
+def row(code, name, reports, closed, overdue):
+    return {"code": code, "name": name, "reports": reports, "closed": closed,
+            "closure_rate": closed / reports if reports else None, "overdue": overdue}
+
+
+def test_a_town_ranks_its_villages(loaded):
+    k = kp(loaded, town=B, period="7d", village_names=VILLAGES)
+    # 7d: B1 c5 closed -> 1 of 1; overdue now c13 (open since 2025)
+    #     B2 c3 closed, c8 open (exactly 24 h: not overdue yet) -> 1 of 2
+    #     B3 nothing: listed, last
+    assert k["ranking"] == {"by": "village", "period": "7d", "rows": [
+        row(B1, "甲村", 1, 1, 1), row(B2, "乙村", 2, 1, 0), row(B3, "丙村", 0, 0, 0)]}
+    assert k["town_ranking"] is None   # kept for the district only, as before
+    # the rows follow the period: 30d adds c10 (B1, closed) and c11 (B2, closed); overdue is now
+    k30 = kp(loaded, town=B, period="30d", village_names=VILLAGES)
+    assert k30["ranking"]["period"] == "30d" and k30["ranking"]["rows"] == [
+        row(B1, "甲村", 2, 2, 1), row(B2, "乙村", 3, 2, 0), row(B3, "丙村", 0, 0, 0)]
+    # today: only c5 (B1); B2 and B3 have no reports of the period and come last, by code
+    today = kp(loaded, town=B, period="today", village_names=VILLAGES)["ranking"]["rows"]
+    assert [(r["code"], r["reports"], r["closure_rate"]) for r in today] == \
+        [(B1, 1, 1.0), (B2, 0, None), (B3, 0, None)]
+
+
+def test_village_ranking_without_names_lists_villages_with_cases(loaded):
+    rows = kp(loaded, town=B, period="7d")["ranking"]["rows"]
+    assert rows == [row(B1, B1, 1, 1, 1), row(B2, B2, 2, 1, 0)]
+    # a village with cases but not among the names (e.g. the geography changed): under its code
+    rows = kp(loaded, town=B, period="7d", village_names={B1: "甲村"})["ranking"]["rows"]
+    assert [(r["code"], r["name"]) for r in rows] == [(B1, "甲村"), (B2, B2)]
+    # the other figures do not depend on the names or the ranking's unit
+    with_names = kp(loaded, town=B, period="7d", village_names=VILLAGES)
+    without = kp(loaded, town=B, period="7d")
+    del with_names["ranking"], without["ranking"]
+    assert with_names == without
+
+
+def test_village_names_are_not_used_for_the_district(loaded):
+    k = kp(loaded, period="7d", village_names=VILLAGES)
+    assert k["ranking"]["by"] == "town" and [r["code"] for r in k["ranking"]["rows"]] == [B, A, C]
 
 
 # --------------------------------------------------------------------------- edge cases
