@@ -16,7 +16,8 @@ from functools import cached_property
 import orjson
 from datetime import datetime, timedelta, timezone
 
-from .domain import OPEN_STATUSES, URGENCY_RANK
+from . import wall
+from .domain import OPEN_STATUSES
 from .stream import LIVE_VERSION_KEY
 
 URGENCY_CODE = {"red": "r", "yellow": "y", "green": "g"}
@@ -26,12 +27,14 @@ URGENCY_CODE = {"red": "r", "yellow": "y", "green": "g"}
 class Snapshot:
     version: str
     as_of: datetime
-    markers: dict                      # GeoJSON FeatureCollection of open incidents
-    grid_urgency: dict[str, str]       # grid code -> most urgent open case: "r" / "y" / "g"
-    counts: dict[str, int] = field(default_factory=dict)  # open cases by urgency
+    markers: dict                      # GeoJSON FeatureCollection of the clustered open cases
+    grid_fill: dict[str, str]          # grid code -> "r" / "y" / "g" (dashboard.wall, the one rule)
+    counts: dict[str, int] = field(default_factory=dict)  # open cases by urgency, and overdue
     ticker: list[dict] = field(default_factory=list)     # latest reports, newest first
     markers_rev: int = 0                                 # changes only when the markers changed
-    newest_red: dict | None = None                       # the most recent open red case
+    pinned: dict = field(default_factory=lambda: {"type": "FeatureCollection", "features": []})
+    alarms: list[dict] = field(default_factory=list)     # red cases waiting for acceptance
+    markers_digest: int = 0                              # of the clustered markers' ids and looks
     computed_at: float = 0.0
 
     @cached_property
@@ -45,48 +48,74 @@ class Snapshot:
 
     @property
     def etag(self) -> str:
-        return f"{self.version}-{int(self.computed_at * 1000)}"
+        return f"{self.version}-{self.markers_rev}-{int(self.computed_at * 1000)}"
+
+
+def _feature(r: dict, flags: tuple, project) -> dict:
+    x, y = project(r["lon"], r["lat"]) if project else (r["lon"], r["lat"])
+    late, waiting = flags
+    props = {"id": str(r["id"]), "u": URGENCY_CODE[r["urgency"]], "k": r["category"],
+             "t": int(r["reported_at"].timestamp())}
+    if late == "overdue":
+        props["l"] = 1   # overdue: a ring around the marker
+    if waiting:
+        props["w"] = 1   # waiting for acceptance
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]},
+            "properties": props}
 
 
 def build_snapshot(rows, version: str, as_of: datetime,
                    ticker: list[dict] | None = None, project=None,
-                   feature_cache: dict | None = None) -> Snapshot:
-    """``project(lon, lat) -> (x, y)`` moves marker positions onto the base map's datum
-    (GCJ-02 for Amap tiles); by default positions stay WGS84. ``feature_cache`` keeps each
-    incident's marker between snapshots (keyed by id and urgency, the only thing that changes)."""
-    features = []
-    worst: dict[str, str] = {}
-    counts = {"red": 0, "yellow": 0, "green": 0}
-    newest_red = None
+                   feature_cache: dict | None = None, lateness=None, heads: dict | None = None) -> Snapshot:
+    """The wall's picture of the open cases ``rows`` at ``as_of``.
+
+    ``lateness(row, now) -> "overdue" | "due_soon" | None`` is the SLA policy's (None: nothing
+    is late). ``heads`` (case id -> status in Redis) overrides a row's stored status where the
+    stream is ahead of the database, so alarms and red grids follow the latest state.
+    ``project(lon, lat) -> (x, y)`` moves marker positions onto the base map's datum (GCJ-02
+    for Amap tiles). ``feature_cache`` keeps each case's marker between snapshots."""
+    features, pinned, keys = [], [], []
+    fill: dict[str, str] = {}
+    counts = {"red": 0, "yellow": 0, "green": 0, "overdue": 0, "waiting": 0}
+    alarms = []
+    heads = heads or {}
     for r in rows:
+        head = heads.get(r["id"])
+        if head is not None and head != r["status"]:
+            if head not in OPEN_STATUSES:
+                continue  # closed in the stream, not yet in the database
+            r = {**r, "status": head}
         u = r["urgency"]
-        if u == "red" and (newest_red is None or r["reported_at"] > newest_red["reported_at"]):
-            newest_red = r
         counts[u] = counts.get(u, 0) + 1
-        g = r["grid_code"]
-        if g not in worst or URGENCY_RANK[u] > URGENCY_RANK[worst[g]]:
-            worst[g] = u
-        key = (r["id"], u)
+        late = lateness(r, as_of) if lateness else None
+        waiting = r["status"] == wall.WAITING
+        counts["overdue"] += late == "overdue"
+        counts["waiting"] += waiting
+        signal = wall.case_signal(r, late)
+        wall.grid_fill(fill, r["grid_code"], signal)
+        # what the marker shows: overdue (a ring) and, for pinned ones, waiting (it pulses)
+        flags = (late if late == "overdue" else None, waiting and signal == "r")
+        key = (r["id"], u, flags)
         feature = feature_cache.get(key) if feature_cache is not None else None
         if feature is None:
-            x, y = project(r["lon"], r["lat"]) if project else (r["lon"], r["lat"])
-            feature = {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]},
-                "properties": {"id": str(r["id"]), "u": URGENCY_CODE[u], "k": r["category"],
-                               "t": int(r["reported_at"].timestamp())},
-            }
+            feature = _feature(r, flags, project)
             if feature_cache is not None:
                 feature_cache[key] = feature
-        features.append(feature)
+        if signal == "r":
+            pinned.append(feature)
+        else:
+            features.append(feature)
+            keys.append(key)
+        if wall.is_alarm(r):
+            alarms.append({"id": str(r["id"]), "lat": r["lat"], "lon": r["lon"], "town": r["town_code"],
+                           "grid": r["grid_code"], "category": r["category"],
+                           "description": r["description"], "reported_at": r["reported_at"],
+                           "overdue": late == "overdue"})
     return Snapshot(version=version, as_of=as_of,
                     markers={"type": "FeatureCollection", "features": features},
-                    grid_urgency={g: URGENCY_CODE[u] for g, u in worst.items()},
-                    counts=counts, ticker=list(ticker or []),
-                    newest_red=None if newest_red is None else {
-                        "id": str(newest_red["id"]), "lat": newest_red["lat"], "lon": newest_red["lon"],
-                        "category": newest_red["category"], "description": newest_red["description"],
-                        "reported_at": newest_red["reported_at"]},
+                    pinned={"type": "FeatureCollection", "features": pinned},
+                    grid_fill=fill, counts=counts, ticker=list(ticker or []),
+                    alarms=wall.alarm_order(alarms), markers_digest=hash(tuple(keys)),
                     computed_at=time.monotonic())
 
 
@@ -94,36 +123,42 @@ def build_snapshot(rows, version: str, as_of: datetime,
 class _ScopeRows:
     """The open incidents of one scope, kept up to date from the rows that changed."""
     rows: dict = field(default_factory=dict)          # id -> row
-    features: dict = field(default_factory=dict)      # (id, urgency) -> marker feature
+    features: dict = field(default_factory=dict)      # (id, urgency, flags) -> marker feature
     since: datetime | None = None                     # newest updated_at seen
     loaded_at: float = 0.0                            # when the last full load ran
-    markers_rev: int = 0                              # bumped when a marker appears, goes or recolours
-
-
-def _marker_keys(rows: dict) -> set:
-    return {(i, r["urgency"]) for i, r in rows.items()}
+    markers_rev: int = 0                              # bumped when a clustered marker changes
+    markers_key: int | None = None                    # digest of the clustered markers
 
 
 class LiveView:
     """Open incidents per scope, refreshed incrementally: after a change only the incidents
     updated since the last look are read (``updated_at``, with an overlap for transactions
     that commit out of order), and a full reload every ``full_every`` seconds heals anything
-    missed. Markers of unchanged incidents are reused."""
+    missed. Markers of unchanged incidents are reused. Lateness moves with the clock, so a
+    snapshot is rebuilt at least every ``max_age`` seconds even when nothing was stored."""
 
     OVERLAP = timedelta(seconds=5)
 
-    def __init__(self, runtime, min_interval: float = 0.5, max_age: float = 30.0, project=None,
-                 full_every: float = 60.0):
+    def __init__(self, runtime, min_interval: float = 0.5, max_age: float = 10.0, project=None,
+                 full_every: float = 60.0, policy=None):
         self.rt = runtime
         self.project = project
         self.min_interval = min_interval
         self.max_age = max_age
         self.full_every = full_every
+        self._policy = policy
         self._cache: dict[str | None, Snapshot] = {}  # keyed by scope (town code or None)
         self._scopes: dict[str | None, _ScopeRows] = {}
         self._lock = threading.Lock()
         self.computations = 0
         self.full_loads = 0
+
+    @property
+    def policy(self):
+        if self._policy is None:
+            from .sla import default_policy
+            self._policy = default_policy()
+        return self._policy
 
     def current_version(self) -> str | None:
         v = self.rt.redis.get(LIVE_VERSION_KEY)
@@ -143,12 +178,31 @@ class LiveView:
                 return cached
             scope = self._refresh_rows(town)
             ticker = self.rt.store.latest_reports(12, town)
-            snap = build_snapshot(scope.rows.values(), version, datetime.now(timezone.utc), ticker,
-                                  self.project, scope.features)
+            rows = list(scope.rows.values())
+            snap = build_snapshot(rows, version, datetime.now(timezone.utc), ticker, self.project,
+                                  scope.features, self.policy.lateness, self._heads(rows))
+            if snap.markers_digest != scope.markers_key:
+                scope.markers_key = snap.markers_digest
+                scope.markers_rev += 1
             snap.markers_rev = scope.markers_rev
+            if len(scope.features) > 2 * len(scope.rows) + 1000:  # drop markers of closed cases
+                scope.features.clear()
             self._cache[town] = snap
             self.computations += 1
             return snap
+
+    def _heads(self, rows: list[dict]) -> dict:
+        """The latest status (Redis case heads) of the cases that would raise an alarm or a red
+        grid from their stored status: those waiting for acceptance, and red ones."""
+        from .commands import head_key
+
+        ids = [r["id"] for r in rows if r["status"] == wall.WAITING or r["urgency"] == "red"]
+        if not ids:
+            return {}
+        pipe = self.rt.redis.pipeline(transaction=False)
+        for i in ids:
+            pipe.hget(head_key(i), "s")
+        return {i: s.decode() for i, s in zip(ids, pipe.execute()) if s is not None}
 
     def _refresh_rows(self, town: str | None) -> _ScopeRows:
         store = self.rt.store
@@ -157,12 +211,9 @@ class LiveView:
             rows = store.open_incidents(town)
             fresh = _ScopeRows(rows={r["id"]: r for r in rows}, loaded_at=time.monotonic(),
                                features=scope.features if scope else {},
-                               markers_rev=scope.markers_rev if scope else 0)
-            if scope is None or _marker_keys(scope.rows) != _marker_keys(fresh.rows):
-                fresh.markers_rev += 1
+                               markers_rev=scope.markers_rev if scope else 0,
+                               markers_key=scope.markers_key if scope else None)
             fresh.since = max((r["updated_at"] for r in rows), default=None)
-            if len(fresh.features) > 2 * len(fresh.rows) + 1000:  # drop markers of closed cases
-                fresh.features = {}
             self._scopes[town] = scope = fresh
             self.full_loads += 1
             return scope
@@ -170,18 +221,13 @@ class LiveView:
             changed = store.incidents_changed_since(None, town)
         else:
             changed = store.incidents_changed_since(scope.since - self.OVERLAP, town)
-        marked = False
         for r in changed:
-            before = scope.rows.get(r["id"])
             if r["status"] in OPEN_STATUSES:
                 scope.rows[r["id"]] = r
-                marked |= before is None or before["urgency"] != r["urgency"]
             else:
-                marked |= scope.rows.pop(r["id"], None) is not None
+                scope.rows.pop(r["id"], None)
             if scope.since is None or r["updated_at"] > scope.since:
                 scope.since = r["updated_at"]
-        if marked:
-            scope.markers_rev += 1
         return scope
 
 

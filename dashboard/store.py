@@ -341,7 +341,7 @@ class Store:
             return [dict(r) for r in conn.execute(q).mappings()]
 
     _LIVE_COLUMNS = ("id", "reported_at", "town_code", "grid_code", "category", "description",
-                     "lat", "lon", "urgency", "status", "updated_at")
+                     "lat", "lon", "base_urgency", "urgency", "status", "accepted_at", "updated_at")
 
     def open_incidents(self, town_code: str | None = None) -> list[dict]:
         """Open incidents with the fields the live map needs."""

@@ -1,36 +1,85 @@
-"""The live snapshot: worst urgency per grid and compact markers."""
+"""The live snapshot: the grid fill rule (dashboard/wall.py), pinned red cases, alarms and
+compact markers."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from dashboard.live import build_snapshot
+from dashboard.sla import SlaPolicy
 
-NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)
-
-
-def row(grid, urgency, lat=28.5, lon=121.4):
-    return {"id": uuid.uuid4(), "reported_at": NOW, "town_code": "t", "grid_code": grid,
-            "category": "garbage", "description": "x", "lat": lat, "lon": lon,
-            "urgency": urgency, "status": "reported"}
+NOW = datetime(2026, 11, 26, 8, tzinfo=timezone.utc)
 
 
-def test_grid_takes_its_most_urgent_open_case():
-    snap = build_snapshot([row("a", "green"), row("a", "red"), row("a", "yellow"), row("b", "yellow"),
-                           row("c", "green")], "7", NOW)
-    assert snap.grid_urgency == {"a": "r", "b": "y", "c": "g"}
-    assert snap.counts == {"red": 1, "yellow": 2, "green": 2}
-    assert snap.version == "7"
+def row(grid, urgency, status="accepted", lat=28.5, lon=121.4, age_h=1.0, category="garbage"):
+    reported = NOW - timedelta(hours=age_h)
+    return {"id": uuid.uuid4(), "reported_at": reported, "town_code": "t", "grid_code": grid,
+            "category": category, "description": "x", "lat": lat, "lon": lon, "base_urgency": urgency,
+            "urgency": urgency, "status": status,
+            "accepted_at": None if status == "reported" else reported + timedelta(minutes=5)}
+
+
+def snap(rows, **kw):
+    return build_snapshot(rows, "7", NOW, lateness=SlaPolicy.load().lateness, **kw)
+
+
+def test_a_red_case_in_hand_does_not_paint_its_grid_red():
+    s = snap([row("a", "red"), row("a", "green"), row("b", "green")])
+    assert s.grid_fill == {"a": "g", "b": "g"}
+    assert s.counts["red"] == 1 and s.alarms == []
+
+
+def test_red_waiting_or_overdue_paints_red_yellow_waiting_or_any_overdue_paints_yellow():
+    s = snap([row("a", "red", status="reported"),                  # waits for acceptance
+              row("b", "red", age_h=30),                            # red, accepted, past its 24 h close
+              row("c", "green", status="reported", age_h=25),       # overdue acceptance (24 h)
+              row("d", "yellow", status="reported"),                # yellow, waiting
+              row("e", "green", status="reported"),                 # green, waiting, in time
+              row("e", "yellow")])                                  # yellow in hand
+    assert s.grid_fill == {"a": "r", "b": "r", "c": "y", "d": "y", "e": "g"}
+    assert s.counts["overdue"] == 2 and s.counts["waiting"] == 4
+
+
+def test_a_grid_with_many_routine_cases_stays_green():
+    # district density: ~20 open cases per grid, most in hand: the grid is not red
+    rows = [row("a", u) for u in ["green"] * 12 + ["yellow"] * 6 + ["red"] * 2]
+    assert snap(rows).grid_fill == {"a": "g"}
+
+
+def test_pinned_red_cases_are_not_clustered_and_alarms_name_the_waiting_ones():
+    waiting, late = row("a", "red", status="reported", age_h=0.2), row("b", "red", age_h=30)
+    other = row("c", "yellow")
+    s = snap([waiting, late, other])
+    assert {f["properties"]["id"] for f in s.pinned["features"]} == {str(waiting["id"]), str(late["id"])}
+    assert [f["properties"]["id"] for f in s.markers["features"]] == [str(other["id"])]
+    assert [a["id"] for a in s.alarms] == [str(waiting["id"])]
+    props = {f["properties"]["id"]: f["properties"] for f in s.pinned["features"]}
+    assert props[str(waiting["id"])].get("w") == 1 and "l" not in props[str(waiting["id"])]
+    assert props[str(late["id"])].get("l") == 1
+
+
+def test_the_head_in_redis_overrides_a_stale_stored_status():
+    waiting = row("a", "red", status="reported", age_h=0.2)
+    gone = row("b", "red", status="reported", age_h=0.2)
+    s = snap([waiting, gone], heads={waiting["id"]: "accepted", gone["id"]: "closed"})
+    assert s.alarms == [] and s.grid_fill == {"a": "g"}       # accepted in the stream: in hand
+    assert s.counts["red"] == 1                                # closed in the stream: gone
+
+
+def test_alarms_most_urgent_first():
+    fresh = row("a", "red", status="reported", age_h=0.1)
+    old = row("b", "red", status="reported", age_h=0.5)
+    late = row("c", "red", status="reported", age_h=2)        # red: accept within 1 h
+    assert [a["id"] for a in snap([fresh, old, late]).alarms] == [str(late["id"]), str(old["id"]), str(fresh["id"])]
 
 
 def test_markers_are_geojson_points_lon_lat_rounded():
-    snap = build_snapshot([row("a", "red", lat=28.123456789, lon=121.987654321)], "1", NOW)
-    f = snap.markers["features"][0]
+    s = snap([row("a", "yellow", lat=28.123456789, lon=121.987654321)])
+    f = s.markers["features"][0]
     assert f["geometry"] == {"type": "Point", "coordinates": [121.98765, 28.12346]}
-    assert f["properties"]["u"] == "r" and f["properties"]["t"] == int(NOW.timestamp())
+    assert f["properties"]["u"] == "y" and f["properties"]["t"] == int((NOW - timedelta(hours=1)).timestamp())
 
 
 def test_markers_follow_the_base_map_datum():
-    snap = build_snapshot([row("a", "red", lat=28.5, lon=121.4)], "1", NOW,
-                          project=lambda lon, lat: (lon + 0.004, lat - 0.003))
-    assert snap.markers["features"][0]["geometry"]["coordinates"] == [121.404, 28.497]
+    s = snap([row("a", "green", lat=28.5, lon=121.4)], project=lambda lon, lat: (lon + 0.004, lat - 0.003))
+    assert s.markers["features"][0]["geometry"]["coordinates"] == [121.404, 28.497]
