@@ -22,6 +22,7 @@ from pathlib import Path
 from dash import Dash, dcc, html
 from flask import Flask
 
+from callbacks import cameras as camera_callbacks
 from callbacks import console as console_callbacks
 from callbacks import leaders as leaders_callbacks
 from callbacks import screen as screen_callbacks
@@ -29,7 +30,8 @@ from dashboard import api, camera_api, kpis_api, leaders_api, open311, webauth
 from dashboard.basemap import TilePreset, shift_geojson, tile_preset, wgs84_to_gcj02
 from dashboard.cameras import CameraRegistry
 from dashboard.config import Settings
-from dashboard.live import KpiBoard, LiveView
+from dashboard.kpi_board import KpiBoard
+from dashboard.live import LiveView
 from dashboard.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     server.extensions["griddash.live"] = live
     app.layout = html.Div([dcc.Location(id="url"), html.Div(id="page-content")])
     screen_callbacks.register(app, services)
+    camera_callbacks.register(app, services)
     console_callbacks.register(app, services)
     leaders_callbacks.register(app, services)
     return app

@@ -48,7 +48,7 @@ def test_kpis_from_lifecycle_events_match_hand_computed(rt, make_events, drain):
     assert k["accepted_within_1d"] == {"numerator": 2, "denominator": 3, "rate": 2 / 3, "pending": 2}
     # closed within 5 days: A (90 h) and B (40 h) on time; C, D, E still inside 5 days: pending.
     assert k["closed_within_5d"] == {"numerator": 2, "denominator": 2, "rate": 1.0, "pending": 3}
-    assert k["closure_rate"] == {"numerator": 2, "denominator": 5, "rate": 0.4}
+    assert k["closure_rate"] == {"numerator": 2, "denominator": 5, "rate": 0.4, "open": 3}  # C, D, E
     assert k["overdue"] == 1                                   # E only (SLA: red, 1 h)
     assert (k["open_red"], k["open_green"]) == (1, 2)
     # mean time to accept: (2 + 30 + 1) / 3 = 11 h; to close: (90 + 40) / 2 = 65 h

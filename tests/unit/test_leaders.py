@@ -213,7 +213,7 @@ def test_district_7d_every_figure(rt):
     assert v.kpis == {
         "reports_in_period": 7,                           # k1..k7
         "closed": 3,                                      # k2, k4, k6
-        "closure_rate": {"numerator": 3, "denominator": 7, "rate": 3 / 7},
+        "closure_rate": {"numerator": 3, "denominator": 7, "rate": 3 / 7, "open": 4},
         # 1 day: on time k2, k4, k5, k6; late k3 (30 h); pending k1, k7
         "accepted_within_1d": window(4, 5, 2),
         # 5 days: on time k2, k4, k6; late k5 (open after 5 days); pending k1, k3, k7
