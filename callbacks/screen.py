@@ -27,20 +27,37 @@ from dashboard import auth
 from dashboard.auth import AccessDenied
 from dashboard.domain import STATUS_NAMES, categories, departments
 from dashboard.i18n import EVENT_NAMES, lang_of, pick, t
+from dashboard.kpis import PERIODS
 from dashboard.schemas import is_own_photo_url
 from dashboard.webauth import require_principal
 from layouts import console as console_layout
 from layouts import leaders as leaders_layout
 from layouts import screen as screen_layout
 
-FOLLOW_SECONDS = 90          # the wall follows a new red incident this long
-FOLLOW_FRESH_SECONDS = 120   # only red incidents reported this recently are followed
+ALARM_SHOWN = 3              # alarms named in the banner (the count says how many more)
+RANKING_ROWS = 10            # rows of the ranking panel
+TICKER_ROWS = 6              # rows of the ticker: waiting red cases first, then the latest
 HIDEOUT_SETTLE_TICKS = 5     # live ticks after page load that always carry the grid colours
 HIDEOUT_REPEAT_TICKS = 30    # and then every this many ticks
 
 
+def _digest(value) -> str:
+    return hashlib.blake2b(orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS),
+                           digest_size=8).hexdigest()
+
+
+def _alarm_row(a: dict) -> dict:
+    """An alarm in the ticker's row shape."""
+    return {"id": a["id"], "reported_at": a["reported_at"], "urgency": "red", "town_code": a["town"],
+            "category": a["category"], "description": a["description"]}
+
+
 def _fmt_pct(rate):
     return "–" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _fmt_hours_text(h, lang):
+    return "–" if h is None else f"{h:.1f}{t('hours', lang)}"
 
 
 def _fmt_hours(h, lang):
@@ -94,78 +111,127 @@ def register(app, services) -> None:
             return screen_layout.denied(lang)
         wall = q.get("wall", "3")
         wall = int(wall) if wall in ("2", "3", "4") else 3
-        period = q.get("period", "today")
-        period = period if period in ("today", "7d", "30d", "year") else "today"
+        period = q.get("period")
+        period = period if period in PERIODS else screen_layout.DEFAULT_PERIOD
         return screen_layout.screen_layout(
             scope=scope, scope_name=town_name(scope, lang) if scope else t("district", lang),
             bounds=services.bounds(scope), lang=lang, wall=wall, tile_url=services.tiles.url,
             tile_attribution=services.tiles.attribution, town_labels=services.town_labels(lang),
-            refresh_ms=rt.settings.refresh_ms, period=period, tz=rt.settings.timezone, principal=p)
+            refresh_ms=rt.settings.refresh_ms, period=period, tz=rt.settings.timezone, principal=p,
+            sound=q.get("sound") == "1")
 
     # ------------------------------------------------------------------ live
+    def grid_label(code):
+        g = geo.grids.get(code)
+        return g.name if g else code
+
+    def ticker_row(r, lang, pinned=False):
+        sym = {"red": "▲", "yellow": "■", "green": "●"}[r["urgency"]]
+        return html.Div(className=f"sc-tick sc-tick-{r['urgency']}" + (" sc-tick-pinned" if pinned else ""), children=[
+            html.Span(r["reported_at"].astimezone(tz).strftime("%H:%M"), className="sc-tick-time"),
+            html.Span(sym, className="sc-tick-sym"),
+            *([html.Span(t("waiting_mark", lang), className="sc-tick-flag")] if pinned else []),
+            html.Span(town_name(r["town_code"], lang), className="sc-tick-town"),
+            html.Span(cat_name(r["category"], lang), className="sc-tick-cat"),
+            html.Span(r["description"], className="sc-tick-desc"),  # text, escaped by React
+        ], **{"data-incident": str(r["id"])})
+
+    def alarm_banner(alarms, lang, now):
+        if not alarms:
+            return "sc-alarm hidden", []
+        items = []
+        for a in alarms[:ALARM_SHOWN]:
+            waited = int((now - a["reported_at"]).total_seconds() // 60)
+            items.append(html.Div(className="sc-alarm-item" + (" sc-alarm-late" if a["overdue"] else ""), children=[
+                html.Span("▲", className="sc-alarm-sym"),
+                html.Span(f"{town_name(a['town'], lang)} · {grid_label(a['grid'])}", className="sc-alarm-where"),
+                html.Span(cat_name(a["category"], lang), className="sc-alarm-cat"),
+                html.Span(a["reported_at"].astimezone(tz).strftime("%H:%M"), className="sc-alarm-time"),
+                html.Span(f"{waited}′" + (f" {t('overdue_mark', lang)}" if a["overdue"] else ""),
+                          className="sc-alarm-wait"),
+            ], **{"data-incident": a["id"]}))
+        more = len(alarms) - ALARM_SHOWN
+        head = html.Div([html.Span(f"{t('alarm_title', lang)} {len(alarms)}"),
+                         *([html.Span(t("alarm_more", lang).format(n=more), className="sc-alarm-more")]
+                           if more > 0 else [])], className="sc-alarm-head")
+        return "sc-alarm", [head, *items]
+
     @app.callback(
         Output("incident-layer", "url"),
         Output("grid-layer", "hideout"),
+        Output("alert-layer", "data"),
         Output("incident-ticker", "children"),
+        Output("alarm-banner", "className"),
+        Output("alarm-banner", "children"),
         Output("kpi-open-red", "children"),
         Output("kpi-open-yellow", "children"),
         Output("kpi-open-green", "children"),
         Output("data-as-of", "children"),
         Output("live-ok", "data"),
         Output("live-version", "data"),
-        Output("follow", "data"),
+        Output("red-alerts", "data"),
+        Output("pinned-hash", "data"),
         Input("live-tick", "n_intervals"),
         State("screen-config", "data"),
         State("live-version", "data"),
-        State("follow", "data"),
+        State("pinned-hash", "data"),
     )
-    def refresh(_n, cfg, known_version, follow):
+    def refresh(_n, cfg, known_version, known_hash):
         scope, lang = auth.resolve_town(require_principal(), cfg["scope"]), cfg["lang"]
         try:
             snap = live.snapshot(scope)
         except Exception:
-            return (no_update,) * 10  # no heartbeat: the browser turns the indicator stale
-        now = datetime.now(tz)
-        as_of = now.strftime("%H:%M:%S")
-        heartbeat = int(now.timestamp() * 1000)
-        hideout = {**screen_layout.URGENCY_HIDEOUT, "urgency": snap.grid_urgency}
-        if snap.version == known_version:
-            # A hideout that reaches the grid layer while it is still loading its GeoJSON is
-            # lost (dash-leaflet): repeat the full colours during the first seconds and then
-            # every half minute, so a freshly opened screen never stays uncoloured.
-            resend = (_n or 0) < HIDEOUT_SETTLE_TICKS or (_n or 0) % HIDEOUT_REPEAT_TICKS == 0
-            return (no_update, hideout if resend else no_update, *(no_update,) * 4, as_of, heartbeat,
-                    no_update, no_update)
-        ticker = [html.Div(className=f"sc-tick sc-tick-{r['urgency']}", children=[
-            html.Span(r["reported_at"].astimezone(tz).strftime("%H:%M"), className="sc-tick-time"),
-            html.Span({"red": "▲", "yellow": "■", "green": "●"}[r["urgency"]], className="sc-tick-sym"),
-            html.Span(town_name(r["town_code"], lang), className="sc-tick-town"),
-            html.Span(cat_name(r["category"], lang), className="sc-tick-cat"),
-            html.Span(r["description"], className="sc-tick-desc"),  # text, escaped by React
-        ], **{"data-incident": str(r["id"])}) for r in snap.ticker]
+            return (no_update,) * 14  # no heartbeat: the browser turns the indicator stale
+        heartbeat = int(datetime.now(timezone.utc).timestamp() * 1000)
+        as_of = snap.as_of.astimezone(tz).strftime("%H:%M:%S")  # when the picture was computed
+        hideout = {**screen_layout.URGENCY_HIDEOUT, "fill": snap.grid_fill}
+        n = _n or 0
+        # A hideout that reaches the grid layer while it is still loading its GeoJSON is lost
+        # (dash-leaflet): repeat the full fills during the first seconds and then every half
+        # minute, so a freshly opened screen never stays uncoloured.
+        resend = n < HIDEOUT_SETTLE_TICKS or n % HIDEOUT_REPEAT_TICKS == 0
+        key = f"{snap.version}:{snap.computed_at}"
+        if key == known_version:
+            return (no_update, hideout if resend else no_update, *(no_update,) * 7, as_of, heartbeat,
+                    no_update, no_update, no_update)
+        digests = {"fill": _digest(snap.grid_fill), "pinned": _digest(snap.pinned["features"]),
+                   "alarms": _digest(snap.alarms), "ticker": _digest([r["id"] for r in snap.ticker])}
+        known = known_hash or {}
+        changed = {k for k, v in digests.items() if known.get(k) != v}
+        pinned_ids = {a["id"] for a in snap.alarms}
+        ticker = [ticker_row(_alarm_row(a), lang, pinned=True) for a in snap.alarms[:TICKER_ROWS]]
+        ticker += [ticker_row(r, lang) for r in snap.ticker if str(r["id"]) not in pinned_ids][:TICKER_ROWS - len(ticker)]
+        now = datetime.now(timezone.utc)
+        banner_cls, banner = alarm_banner(snap.alarms, lang, now)
+        alerts = [{"id": a["id"], "lat": a["lat"], "lon": a["lon"], "town": a["town"], "grid": a["grid"],
+                   "category": a["category"], "overdue": a["overdue"],
+                   "reported_at": int(a["reported_at"].timestamp() * 1000),
+                   "label": f"{cat_name(a['category'], lang)} · {a['description'][:40]}"} for a in snap.alarms]
         c = snap.counts
-        red = snap.newest_red
-        new_follow = no_update
-        if red and (not follow or follow.get("id") != red["id"]):
-            age = (datetime.now(timezone.utc) - red["reported_at"]).total_seconds()
-            if age < FOLLOW_FRESH_SECONDS:
-                new_follow = {"id": red["id"], "lat": red["lat"], "lon": red["lon"],
-                              "until": heartbeat + FOLLOW_SECONDS * 1000,
-                              "label": f"{cat_name(red['category'], lang)} · {red['description'][:40]}"}
         return (screen_layout.markers_url(scope, str(snap.markers_rev)),
-                hideout, ticker,
+                hideout if ("fill" in changed or resend) else no_update,
+                snap.pinned if "pinned" in changed else no_update,
+                ticker if changed & {"alarms", "ticker"} else no_update,
+                banner_cls if "alarms" in changed else no_update,
+                banner if "alarms" in changed else no_update,
                 f"{c['red']:,}", f"{c['yellow']:,}", f"{c['green']:,}", as_of, heartbeat,
-                snap.version, new_follow)
+                key, alerts if "alarms" in changed else no_update, digests)
 
     # ------------------------------------------------------------------ KPIs
-    kpi_outputs = ["kpi-reports-today", "kpi-reports-month", "kpi-reports-year", "kpi-accepted-1d",
-                   "kpi-closed-5d", "kpi-closure-rate", "kpi-overdue", "kpi-mean-accept", "kpi-mean-close"]
+    kpi_outputs = ["kpi-reports-today", "kpi-accepted-1d", "kpi-closed-5d", "kpi-closure-rate", "kpi-overdue",
+                   "kpi-mean-close"]
+
+    def as_of_of(k, every_ms):
+        at = datetime.fromisoformat(k["data_as_of"])
+        return at, {"at": int(at.timestamp() * 1000), "every": every_ms}
 
     @app.callback(
         *[Output(i, "children") for i in kpi_outputs],
-        *[Output(f"{i}-sub", "children") for i in ("kpi-accepted-1d", "kpi-closed-5d", "kpi-closure-rate")],
+        *[Output(f"{i}-sub", "children") for i in kpi_outputs],
         Output("kpi-levels", "children"),
         Output("kpi-period", "children"),
+        Output("kpi-asof-text", "children"),
+        Output("kpi-asof", "data"),
         Output("kpi-hash", "data"),
         Input("kpi-tick", "n_intervals"),
         State("screen-config", "data"),
@@ -173,20 +239,26 @@ def register(app, services) -> None:
     )
     def refresh_kpis(_n, cfg, known_hash):
         scope, lang, period = auth.resolve_town(require_principal(), cfg["scope"]), cfg["lang"], cfg["period"]
+        n_out = 2 * len(kpi_outputs) + 5
         try:
             k = kpis.get(scope, period)
         except Exception:
-            return (no_update,) * (len(kpi_outputs) + 6)
-        digest = hashlib.blake2b(orjson.dumps(k, default=str, option=orjson.OPT_SORT_KEYS),
-                                 digest_size=8).hexdigest()
-        if digest == known_hash:
-            return (no_update,) * (len(kpi_outputs) + 6)
+            return (no_update,) * n_out
+        at, asof = as_of_of(k, screen_layout.KPI_REFRESH_MS)
+        asof_text = " · " + t("as_of_short", lang).format(t=at.astimezone(tz).strftime("%H:%M:%S"))
+        digest = _digest({key: v for key, v in k.items() if key not in ("data_as_of", "period_end", "computed_at")})
+        if digest == known_hash:  # same figures: only the as-of time moves
+            return (*(no_update,) * (n_out - 3), asof_text, asof, no_update)
         a1, c5, cr = k["accepted_within_1d"], k["closed_within_5d"], k["closure_rate"]
-        values = [f"{k['reports_today']:,}", f"{k['reports_month']:,}", f"{k['reports_year']:,}",
-                  _fmt_pct(a1["rate"]), _fmt_pct(c5["rate"]), _fmt_pct(cr["rate"]), f"{k['overdue']:,}",
-                  _fmt_hours(k["mean_hours_to_accept"], lang), _fmt_hours(k["mean_hours_to_close"], lang)]
-        subs = [f"{a1['numerator']:,}/{a1['denominator']:,}", f"{c5['numerator']:,}/{c5['denominator']:,}",
-                f"{cr['numerator']:,}/{cr['denominator']:,}"]
+        values = [f"{k['reports_today']:,}", _fmt_pct(a1["rate"]), _fmt_pct(c5["rate"]), _fmt_pct(cr["rate"]),
+                  f"{k['overdue']:,}", _fmt_hours(k["mean_hours_to_close"], lang)]
+        still_open = cr.get("open", cr["denominator"] - cr["numerator"])
+        subs = [t("year_n", lang).format(n=f"{k['reports_year']:,}"),
+                t("pending_n", lang).format(n=f"{a1['pending']:,}"),
+                t("pending_n", lang).format(n=f"{c5['pending']:,}"),
+                t("open_n", lang).format(n=f"{still_open:,}"),
+                t("of_open", lang).format(n=f"{k['open_total']:,}"),
+                t("accept_mean", lang).format(h=_fmt_hours_text(k["mean_hours_to_accept"], lang))]
         levels = []
         for lvl in ("grid", "village", "town", "district"):
             share = k["resolution_level"][lvl]["share"]
@@ -197,69 +269,60 @@ def register(app, services) -> None:
                     className=f"sc-level-fill sc-level-{lvl}", style={"width": f"{pct:.1f}%"})),
                 html.Span(_fmt_pct(share), className="sc-level-pct"),
             ]))
-        return (*values, *subs, levels, f" · {t('period_' + period, lang)}", digest)
+        return (*values, *subs, levels, f" · {t('period_' + period, lang)}", asof_text, asof, digest)
 
     # ------------------------------------------------------------------ trend and ranking
     @app.callback(
         Output("trend-chart", "figure"),
         Output("town-ranking", "children"),
+        Output("trend-asof-text", "children"),
+        Output("ranking-asof-text", "children"),
+        Output("slow-asof", "data"),
         Input("slow-tick", "n_intervals"),
         Input("viewport", "data"),
         State("screen-config", "data"),
     )
     def refresh_slow(_n, viewport, cfg):
-        scope, lang = auth.resolve_town(require_principal(), cfg["scope"]), cfg["lang"]
+        scope, lang, period = auth.resolve_town(require_principal(), cfg["scope"]), cfg["lang"], cfg["period"]
         try:
-            k = kpis.get(scope, "30d")
+            k = kpis.get(scope, period)
         except Exception:
-            return no_update, no_update
+            return (no_update,) * 5
+        at, asof = as_of_of(k, screen_layout.SLOW_REFRESH_MS)
+        asof_text = " · " + t("as_of_short", lang).format(t=at.astimezone(tz).strftime("%H:%M:%S"))
         days = k["trend_30d"]
         x = [d["date"] for d in days]
         fig = go.Figure([
-            go.Bar(x=x, y=[d["reports"] for d in days], name=t("trend_reports", lang), marker_color="#3d7ab8"),
+            go.Bar(x=x, y=[d["reports"] for d in days], name=t("trend_reports", lang), marker_color="#4c8fd6"),
             go.Scatter(x=x, y=[d["closed"] for d in days], name=t("trend_closed", lang),
-                       mode="lines+markers", line={"color": "#34c759", "width": 3}),
+                       mode="lines+markers", line={"color": "#f5f5f5", "width": 3},
+                       marker={"symbol": "diamond", "size": 8}),
         ])
-        # Plotly sizes text in pixels: scale it with the wall's height like the rest of the screen.
+        # Plotly sizes text in pixels: at least 2 % of the wall's height, like every text on it.
         vh = (viewport or {}).get("height") or 1080
-        font = max(11, round(vh * 0.0145))
+        font = max(12, int(vh * 0.021) + 1)
         fig.update_layout(template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-                          margin={"l": font * 3.5, "r": font, "t": font, "b": font * 2.6}, font={"size": font},
-                          legend={"orientation": "h", "y": 1.12, "x": 0}, bargap=0.25,
-                          xaxis={"type": "date", "tickformat": "%m-%d", "dtick": 7 * 86400000})
+                          margin={"l": font * 3.2, "r": font * 0.6, "t": font * 0.4, "b": font * 2.2},
+                          font={"size": font}, showlegend=True,
+                          legend={"orientation": "h", "y": 1.0, "x": 1, "xanchor": "right", "yanchor": "bottom",
+                                  "font": {"size": font}},
+                          bargap=0.25,
+                          xaxis={"type": "date", "tickformat": "%m-%d", "dtick": 7 * 86400000,
+                                 "tickfont": {"size": font}},
+                          yaxis={"tickfont": {"size": font}, "nticks": 4})
+        ranking = k.get("ranking") or {"by": "town", "rows": k.get("town_ranking") or []}
+        by_village = ranking.get("by") == "village"
         header = html.Div(className="sc-rank-row sc-rank-head", children=[
-            html.Span("#"), html.Span(t("col_town", lang)), html.Span(t("col_reports", lang)),
-            html.Span(t("col_rate", lang)), html.Span(t("col_overdue", lang))])
+            html.Span("#"), html.Span(t("col_village" if by_village else "col_town", lang)),
+            html.Span(t("col_reports", lang)), html.Span(t("col_rate", lang)), html.Span(t("col_overdue", lang))])
         rows = [header]
-        for i, r in enumerate(k.get("town_ranking") or [], 1):
+        for i, r in enumerate(ranking["rows"][:RANKING_ROWS], 1):
+            name = r.get("name") or r["code"] if by_village else town_name(r["code"], lang)
             rows.append(html.Div(className="sc-rank-row" + (" sc-rank-me" if r["code"] == scope else ""),
-                                 children=[html.Span(str(i)), html.Span(town_name(r["code"], lang)),
+                                 children=[html.Span(str(i)), html.Span(name, className="sc-rank-name"),
                                            html.Span(f"{r['reports']:,}"), html.Span(_fmt_pct(r["closure_rate"])),
                                            html.Span(f"{r['overdue']:,}")]))
-        return fig, rows
-
-    # ------------------------------------------------------------------ camera wall
-    @app.callback(
-        Output("camera-wall", "children"),
-        Output("camera-mode", "children"),
-        Input("camera-tick", "n_intervals"),
-        Input("follow", "data"),
-        State("screen-config", "data"),
-    )
-    def refresh_wall(n, follow, cfg):
-        scope, lang = auth.resolve_town(require_principal(), cfg["scope"]), cfg["lang"]
-        size = cfg["wall"] if cfg.get("wall") in (2, 3, 4) else 3
-        now = datetime.now(timezone.utc)
-        following = follow and follow.get("until", 0) > now.timestamp() * 1000
-        if following:
-            chosen = [near.camera for near in cams.nearest(follow["lat"], follow["lon"], k=size * size, town=scope)]
-            mode = f" · {t('camera_follow', lang)}: {follow['label']}"
-        else:
-            pages = cams.pages(scope, size * size)
-            page = (n or 0) % pages
-            chosen = cams.page(scope, page, size * size)
-            mode = f" · {t('camera_page', lang)} {page + 1}/{pages}"
-        return [camera_tile(c, cams, now, tz, lang) for c in chosen], mode
+        return fig, rows, asof_text, asof_text, asof
 
     # ------------------------------------------------------------------ detail panel
     @app.callback(
@@ -358,12 +421,20 @@ def register(app, services) -> None:
         Input("screen-config", "data"),
     )
     app.clientside_callback(
-        "function(n, ok, cfg) { return window.griddash.screen.tick(ok, cfg); }",
+        "function(n, ok, kpi, slow, cfg) { return window.griddash.screen.tick(ok, kpi, slow, cfg); }",
         Output("sc-clock", "children"),
         Output("live-status", "children"),
         Output("live-status", "className"),
         Input("clock-tick", "n_intervals"),
         State("live-ok", "data"),
+        State("kpi-asof", "data"),
+        State("slow-asof", "data"),
+        State("screen-config", "data"),
+    )
+    app.clientside_callback(
+        "function(alerts, cfg) { return window.griddash.screen.alarm(alerts, cfg); }",
+        Output("alarm-count", "data"),
+        Input("red-alerts", "data"),
         State("screen-config", "data"),
     )
 

@@ -19,26 +19,32 @@ ns = Namespace("griddash", "map")
 STABLE_IDS = ("grid-map", "camera-wall", "incident-ticker", "kpi-reports-today", "kpi-accepted-1d",
               "kpi-closed-5d", "kpi-closure-rate", "kpi-overdue", "kpi-open-red", "data-as-of")
 
+# The wall's default period: long enough that "accepted within 1 day" and "closed within 5
+# days" judge mostly cases whose deadlines have passed (on "today" they are 100 % by
+# construction). ``?period=`` chooses another (dashboard.kpis.PERIODS).
+DEFAULT_PERIOD = "30d"
+KPI_REFRESH_MS = 5_000     # the KPI cards and levels
+SLOW_REFRESH_MS = 60_000   # the trend chart and the ranking
+
 URGENCY_HIDEOUT = {
     "colors": {k[0]: v["color"] for k, v in URGENCY_STYLE.items()},
     "shapes": {k[0]: v["shape"] for k, v in URGENCY_STYLE.items()},
 }
 
-# (element id, text key, css class): the KPI cards, in reading order.
+# (element id, text key, css class): the KPI cards, in reading order (3 × 3). The coloured
+# cards carry their urgency's symbol too, so they read without colour.
 KPI_CARDS = [
     ("kpi-reports-today", "kpi_reports_today", ""),
-    ("kpi-reports-month", "kpi_reports_month", ""),
-    ("kpi-reports-year", "kpi_reports_year", ""),
     ("kpi-accepted-1d", "kpi_accepted_1d", ""),
     ("kpi-closed-5d", "kpi_closed_5d", ""),
     ("kpi-closure-rate", "kpi_closure_rate", ""),
+    ("kpi-overdue", "kpi_overdue", "sc-alert"),
+    ("kpi-mean-close", "kpi_mean_close", ""),
     ("kpi-open-red", "kpi_open_red", "sc-red"),
     ("kpi-open-yellow", "kpi_open_yellow", "sc-yellow"),
     ("kpi-open-green", "kpi_open_green", "sc-green"),
-    ("kpi-overdue", "kpi_overdue", "sc-alert"),
-    ("kpi-mean-accept", "kpi_mean_accept", ""),
-    ("kpi-mean-close", "kpi_mean_close", ""),
 ]
+KPI_SYMBOL = {"sc-red": "▲ ", "sc-yellow": "■ ", "sc-green": "● ", "sc-alert": "◎ "}
 
 
 def markers_url(scope: str | None, version: str) -> str:
@@ -49,25 +55,45 @@ def markers_url(scope: str | None, version: str) -> str:
 
 def kpi_card(el_id: str, label: str, cls: str):
     return html.Div(className=f"sc-kpi {cls}", children=[
-        html.Div(label, className="sc-kpi-label"),
+        html.Div([html.Span(KPI_SYMBOL[cls], className="sc-kpi-sym"), label] if cls in KPI_SYMBOL else label,
+                 className="sc-kpi-label"),
         html.Div("–", id=el_id, className="sc-kpi-value"),
         html.Div("", id=f"{el_id}-sub", className="sc-kpi-sub"),
     ])
 
 
 def legend(lang: str):
+    """What the symbols and the grid fills mean, in words (the fill rule: dashboard/wall.py)."""
     items = [("r", "▲", "legend_red"), ("y", "■", "legend_yellow"), ("g", "●", "legend_green")]
-    return html.Div(className="sc-legend", children=[
-        *[html.Span([html.Span(sym, className=f"sc-sym sc-sym-{k}"), t(key, lang)]) for k, sym, key in items],
-        html.Span(t("legend_grid", lang), className="sc-legend-note"),
+    return html.Div(className="sc-legend", id="map-legend", children=[
+        html.Div(className="sc-legend-row", children=[
+            *[html.Span([html.Span(sym, className=f"sc-sym sc-sym-{k}"), t(key, lang)]) for k, sym, key in items],
+            html.Span([html.Span("◎", className="sc-sym sc-sym-late"), t("legend_overdue", lang)]),
+        ]),
+        *[html.Div(className="sc-legend-row", children=[html.Span(className=f"sc-swatch sc-swatch-{k}"),
+                                                        t(f"legend_fill_{k}", lang)]) for k in ("r", "y", "g")],
     ])
+
+
+def panel_title(text: str, *, asof_id: str | None = None, extra=None, stale_id: str | None = None):
+    """A panel's title with its own "as of" time and a note the browser fills when it is stale."""
+    children = [html.Span(text)]
+    if extra is not None:
+        children.append(extra)
+    if asof_id:
+        children.append(html.Span("", id=asof_id, className="sc-asof-tag"))
+    if stale_id:
+        children.append(html.Span("", id=stale_id, className="sc-stale-note"))
+    return html.Div(children, className="sc-panel-title")
 
 
 def screen_layout(*, scope: str | None, scope_name: str, bounds, lang: str, wall: int,
                   tile_url: str | None, tile_attribution: str, town_labels: dict,
-                  refresh_ms: int, period: str, tz: str, principal=None):
+                  refresh_ms: int, period: str, tz: str, principal=None, sound: bool = False):
     (minlon, minlat, maxlon, maxlat) = bounds
     other = "zh" if lang == "en" else "en"
+    texts = {k: t(k, lang) for k in ("live", "stale", "connecting", "revoked", "revoked_note", "stale_note",
+                                      "stale_since")}
     header = html.Div(className="sc-header", children=[
         html.Div(className="sc-title", children=[
             html.Span(t("title", lang)),
@@ -77,9 +103,9 @@ def screen_layout(*, scope: str | None, scope_name: str, bounds, lang: str, wall
         html.Span(className="sc-spacer"),
         html.Span(id="sc-clock", className="sc-clock"),
         html.Span(className="sc-asof", children=[t("data_as_of", lang), " ", html.Span("–", id="data-as-of")]),
-        html.Span(t("stale", lang), id="live-status", className="sc-status stale",
-                  **{"data-live": t("live", lang), "data-stale": t("stale", lang)}),
-        html.A(t("switch_lang", lang), href=f"?lang={other}&wall={wall}&period={period}", className="sc-lang",
+        html.Span(t("connecting", lang), id="live-status", className="sc-status connecting"),
+        html.A(t("switch_lang", lang), href=f"?lang={other}&wall={wall}&period={period}" + ("&sound=1" if sound else ""),
+               className="sc-lang",
                id="lang-switch"),
         user_bar(principal, lang),
     ])
@@ -88,7 +114,7 @@ def screen_layout(*, scope: str | None, scope_name: str, bounds, lang: str, wall
         layers.append(dl.TileLayer(url=tile_url, attribution=tile_attribution, maxZoom=18))
     layers += [
         dl.GeoJSON(id="grid-layer", url="/api/v1/geo/grids.geojson", style=ns("gridStyle"),
-                   hideout={**URGENCY_HIDEOUT, "urgency": {}}),
+                   hideout={**URGENCY_HIDEOUT, "fill": {}}),
         dl.GeoJSON(id="town-layer", url="/api/v1/geo/towns.geojson", style=ns("townStyle"),
                    interactive=False),
         dl.GeoJSON(id="town-labels", data=town_labels, pointToLayer=ns("labelToLayer"), interactive=False),
@@ -97,6 +123,9 @@ def screen_layout(*, scope: str | None, scope_name: str, bounds, lang: str, wall
                    superClusterOptions={"radius": 80, "maxZoom": 14},
                    pointToLayer=ns("pointToLayer"), clusterToLayer=ns("clusterToLayer"),
                    hideout=URGENCY_HIDEOUT),
+        # Red cases that wait for acceptance or are overdue: never clustered, above the clusters.
+        dl.GeoJSON(id="alert-layer", data={"type": "FeatureCollection", "features": []},
+                   pointToLayer=ns("alertToLayer"), hideout=URGENCY_HIDEOUT),
     ]
     the_map = dl.Map(id="grid-map", className="sc-map", children=layers,
                      bounds=[[minlat, minlon], [maxlat, maxlon]], zoomSnap=0.25,
@@ -105,51 +134,61 @@ def screen_layout(*, scope: str | None, scope_name: str, bounds, lang: str, wall
         html.Button("×", id="detail-close", className="sc-detail-close", title=t("close", lang)),
         html.Div(id="detail-body"),
     ])
+    alarm = html.Div(id="alarm-banner", className="sc-alarm hidden", role="alert")
     left = html.Div(className="sc-col sc-left", children=[
-        html.Div(className="sc-kpis", children=[kpi_card(i, t(k, lang), c) for i, k, c in KPI_CARDS]),
-        html.Div(className="sc-panel sc-levels-panel", children=[
-            html.Div([t("levels_title", lang), html.Span(id="kpi-period", className="sc-period")],
-                     className="sc-panel-title"),
+        html.Div(className="sc-kpis", id="panel-kpis", children=[kpi_card(i, t(k, lang), c) for i, k, c in KPI_CARDS]),
+        html.Div(className="sc-panel sc-levels-panel", id="panel-levels", children=[
+            panel_title(t("levels_title", lang), extra=html.Span(id="kpi-period", className="sc-period"),
+                        asof_id="kpi-asof-text", stale_id="kpi-stale-note"),
             html.Div(id="kpi-levels", className="sc-levels"),
         ]),
-        html.Div(className="sc-panel sc-ranking-panel", children=[
-            html.Div(t("ranking_title", lang), className="sc-panel-title"),
+        html.Div(className="sc-panel sc-ranking-panel", id="panel-ranking", children=[
+            panel_title(t("ranking_title_village" if scope else "ranking_title", lang),
+                        extra=html.Span(f" · {t('period_' + period, lang)}", className="sc-period"),
+                        asof_id="ranking-asof-text", stale_id="ranking-stale-note"),
             html.Div(id="town-ranking", className="sc-ranking"),
         ]),
     ])
     center = html.Div(className="sc-col sc-center", children=[
-        html.Div(className="sc-map-wrap", children=[the_map, legend(lang), detail]),
-        html.Div(className="sc-panel sc-ticker-panel", children=[
-            html.Div(t("ticker_title", lang), className="sc-panel-title"),
+        html.Div(className="sc-map-wrap", id="panel-map", children=[the_map, alarm, legend(lang), detail]),
+        html.Div(className="sc-panel sc-ticker-panel", id="panel-ticker", children=[
+            panel_title(t("ticker_title", lang), stale_id="ticker-stale-note"),
             html.Div(id="incident-ticker", className="sc-ticker"),
         ]),
     ])
     right = html.Div(className="sc-col sc-right", children=[
-        html.Div(className="sc-panel sc-wall-panel", children=[
-            html.Div([t("cameras_title", lang), html.Span(id="camera-mode", className="sc-cam-mode")],
-                     className="sc-panel-title"),
+        html.Div(className="sc-panel sc-wall-panel", id="panel-cameras", children=[
+            panel_title(t("cameras_title", lang), extra=html.Span(id="camera-mode", className="sc-cam-mode")),
             html.Div(id="camera-wall", className=f"sc-wall sc-wall-{wall}"),
         ]),
-        html.Div(className="sc-panel sc-trend-panel", children=[
-            html.Div(t("trend_title", lang), className="sc-panel-title"),
+        html.Div(className="sc-panel sc-trend-panel", id="panel-trend", children=[
+            panel_title(t("trend_title", lang), asof_id="trend-asof-text", stale_id="trend-stale-note"),
             dcc.Graph(id="trend-chart", className="sc-trend", config={"displayModeBar": False,
                                                                      "staticPlot": True},
                       style={"height": "100%", "width": "100%"}),
         ]),
     ])
-    return html.Div(className="sc-root", children=[
+    return html.Div(className="sc-root", id="screen-root", children=[
         header,
         html.Div(className="sc-body", children=[left, center, right]),
+        html.Div(id="wall-notice", className="sc-notice hidden"),
         dcc.Store(id="screen-config", data={"scope": scope, "lang": lang, "wall": wall, "period": period,
-                                            "tz": tz}),
+                                            "tz": tz, "sound": sound, "texts": texts}),
         dcc.Store(id="live-version"),
         dcc.Store(id="viewport"),
         dcc.Store(id="live-ok"),
         dcc.Store(id="kpi-hash"),
+        dcc.Store(id="kpi-asof"),
+        dcc.Store(id="slow-asof"),
+        dcc.Store(id="pinned-hash"),
         dcc.Store(id="follow"),
+        dcc.Store(id="red-alerts"),
+        dcc.Store(id="camera-wall-data"),
+        dcc.Store(id="camera-wall-rendered"),
+        dcc.Store(id="alarm-count"),
         dcc.Interval(id="live-tick", interval=refresh_ms),
-        dcc.Interval(id="kpi-tick", interval=5_000),
-        dcc.Interval(id="slow-tick", interval=60_000),
+        dcc.Interval(id="kpi-tick", interval=KPI_REFRESH_MS),
+        dcc.Interval(id="slow-tick", interval=SLOW_REFRESH_MS),
         dcc.Interval(id="camera-tick", interval=15_000),
         dcc.Interval(id="clock-tick", interval=1_000),
     ])

@@ -109,11 +109,16 @@ def test_kiosk_link_opens_the_big_screen_without_a_password(browser, live_server
     # read-only: the console is not for a kiosk
     browser.get(live_server.url + "/console")
     assert browser.find_element(By.ID, "denied").is_displayed()
-    # revoked: the running wall loses its data within seconds, and the link no longer works
+    # revoked: the running wall says so within seconds (not a plain outage), dims, and the link
+    # no longer works
     open_screen(browser, live_server.url + f"/screen/{XINQIAO_TOWN}")
     live_server.accounts.revoke_key(kid)
     WebDriverWait(browser, 30).until(
-        lambda d: "stale" in d.find_element(By.ID, "live-status").get_attribute("class").split())
+        lambda d: "revoked" in d.find_element(By.ID, "live-status").get_attribute("class").split())
+    assert browser.find_element(By.ID, "live-status").text == "大屏链接已撤销"
+    assert "已被撤销" in browser.find_element(By.ID, "wall-notice").text
+    assert "sc-wall-stale" in browser.find_element(By.ID, "screen-root").get_attribute("class")
+    browser.save_screenshot(str(ARTIFACTS / "kiosk-revoked.png"))
     browser.get(live_server.url + f"/kiosk/{token}")
     assert browser.find_element(By.ID, "denied").is_displayed()
     browser.get(live_server.url + f"/screen/{XINQIAO_TOWN}")
