@@ -15,6 +15,8 @@ TEXT = {
     "revoked_note": ("此大屏链接已被撤销或已失效，画面不再更新。请联系管理员重新发放链接。",
                      "This screen's link was revoked or has expired; the wall no longer updates. "
                      "Ask an administrator for a new link."),
+    "signed_out": ("登录已失效", "SIGNED OUT"),
+    "signed_out_note": ("登录已失效，画面不再更新。请重新登录。", "Your session has ended; the wall no longer updates. Sign in again."),
     "stale_note": ("数据中断：画面停留在 {t} 的数据，正在自动重连…",
                    "Data interrupted: the wall shows data as of {t}; reconnecting…"),
     "stale_since": ("自 {t} 起未更新", "not updated since {t}"),

@@ -94,6 +94,8 @@ def screen_layout(*, scope: str | None, scope_name: str, bounds, lang: str, wall
     other = "zh" if lang == "en" else "en"
     texts = {k: t(k, lang) for k in ("live", "stale", "connecting", "revoked", "revoked_note", "stale_note",
                                       "stale_since")}
+    if principal is None or principal.kind != "kiosk":  # a person's session ended, not a wall's link
+        texts.update(revoked=t("signed_out", lang), revoked_note=t("signed_out_note", lang))
     header = html.Div(className="sc-header", children=[
         html.Div(className="sc-title", children=[
             html.Span(t("title", lang)),
