@@ -2,6 +2,8 @@
 
   worker               run a persister (any number of them share the consumer group)
   simulate             publish demo reports and follow-ups (DEMO DATA)
+  demo storm TOWN      a demo storm: red reports in every grid of TOWN for --minutes
+                       (default 30); --stop ends it; without TOWN: is one under way?
   sla                  run the SLA clock (urgency rises near deadlines, overdue cases escalate)
   db upgrade           apply the database migrations
   db rebuild           refold every incident from the event log
@@ -52,11 +54,46 @@ def cmd_simulate(args, s: Settings) -> None:
     from .simulator import Simulator
     _settings_need_redis(s)
     rt = Runtime.start(s.with_(simulate=False, run_persister=False), migrate=False)
-    sim = Simulator(rt, speed=args.speed, seed=args.seed, backfill_days=args.backfill_days)
+    try:
+        sim = Simulator(rt, speed=args.speed, seed=args.seed, backfill_days=args.backfill_days,
+                        storm=args.storm, storm_minutes=args.storm_minutes)
+    except ValueError as exc:
+        rt.close()
+        sys.exit(f"simulate: {exc}")
     try:
         _run_until_signal(sim)
     finally:
         rt.close()
+
+
+def cmd_demo(args, s: Settings) -> None:
+    """``demo storm``: sets or clears the Redis key the running simulator watches."""
+    from .geo import Geography
+    from .simulator import current_storm, set_storm, stop_storm
+    from .stream import redis_client
+    if not s.redis_url:
+        sys.exit("demo storm: REDIS_URL is not set. The simulator of `python app.py` runs on a private "
+                 "embedded Redis; start it with SIMULATOR_STORM=<town code> instead, or point "
+                 "REDIS_URL at the Redis server the simulator uses")
+    r = redis_client(s.redis_url)
+    geo = Geography(s)
+    if args.stop:
+        print("demo storm stopped" if stop_storm(r) else "no demo storm was under way")
+        return
+    if not args.town:
+        now = current_storm(r)
+        if now is None:
+            print("no demo storm under way")
+        else:
+            town, left = now
+            print(f"demo storm over {town} {geo.towns.get(town, {}).get('name', '')}, {left / 60:.1f} minutes left")
+        return
+    try:
+        set_storm(r, geo, args.town, args.minutes)
+    except ValueError as exc:
+        sys.exit(f"demo storm: {exc}")
+    print(f"demo storm over {args.town} {geo.towns[args.town].get('name', '')} for {args.minutes:g} minutes "
+          f"(a running simulator picks it up within a second)")
 
 
 def cmd_sla(args, s: Settings) -> None:
@@ -180,17 +217,29 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
+    settings = Settings.from_env()
     w = sub.add_parser("worker", help="run a persister")
     w.add_argument("--name", help="consumer name (default: host-pid-random)")
     w.add_argument("--batch", type=int, help="entries per batch (default PERSIST_BATCH or 500)")
     w.set_defaults(fn=cmd_worker)
     sm = sub.add_parser("simulate", help="publish demo reports (DEMO DATA)")
-    sm.add_argument("--speed", type=float, default=Settings.from_env().simulator_speed,
+    sm.add_argument("--speed", type=float, default=settings.simulator_speed,
                     help="times the district's real report rate (default SIMULATOR_SPEED)")
     sm.add_argument("--seed", type=int)
     sm.add_argument("--backfill-days", type=float, default=0.0,
                     help="first publish this many days of history when the database is empty")
+    sm.add_argument("--storm", default=settings.simulator_storm, metavar="TOWN",
+                    help="start with a demo storm over this town code (default SIMULATOR_STORM)")
+    sm.add_argument("--storm-minutes", type=float, default=settings.simulator_storm_minutes,
+                    help="how long that storm lasts (default SIMULATOR_STORM_MINUTES or 30)")
     sm.set_defaults(fn=cmd_simulate)
+    de = sub.add_parser("demo", help="demo effects for a running simulator (DEMO DATA)")
+    de_sub = de.add_subparsers(dest="effect", required=True)
+    st = de_sub.add_parser("storm", help="red reports in every grid of a town, for some minutes")
+    st.add_argument("town", nargs="?", help="town code (data/towns.csv); omit to see the storm under way")
+    st.add_argument("--minutes", type=float, default=30.0, help="how long the storm lasts (default 30)")
+    st.add_argument("--stop", action="store_true", help="end the storm now")
+    st.set_defaults(fn=cmd_demo)
     sl = sub.add_parser("sla", help="run the SLA clock: urgency rises, overdue cases escalate")
     sl.set_defaults(fn=cmd_sla)
     d = sub.add_parser("db", help="database maintenance")
@@ -229,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("users: give a username")
     if args.command == "users" and args.action == "add" and not args.role:
         ap.error("users add: --role is required")
-    args.fn(args, Settings.from_env())
+    args.fn(args, settings)
 
 
 if __name__ == "__main__":

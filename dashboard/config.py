@@ -82,8 +82,10 @@ class Settings:
     run_persister: bool = True
     # Simulator
     simulate: bool = True
-    simulator_speed: float = 60.0  # 1.0 = real district rate (~0.05 reports/s)
-    simulator_backfill_days: float = 7.0  # history published first on an empty database
+    simulator_speed: float = 20.0  # 1.0 = real district rate (~0.05 reports/s); 20: ~62 a minute
+    simulator_backfill_days: float = 30.0  # history published first on an empty database
+    simulator_storm: str | None = None     # a town code: a demo storm over it when the simulator starts
+    simulator_storm_minutes: float = 30.0  # how long that storm lasts
     # SLA clock (dashboard/sla.py; deadlines in data/sla.csv)
     sla_watch: bool = True        # run the SLA watcher in this process
     sla_interval_s: float = 30.0
@@ -143,8 +145,10 @@ class Settings:
             timezone=env.get("TIMEZONE", "Asia/Shanghai"),
             batch_size=_num(env, "PERSIST_BATCH", 500, int),
             simulate=_bool(env.get("SIMULATOR"), embedded),
-            simulator_speed=_num(env, "SIMULATOR_SPEED", 60.0),
-            simulator_backfill_days=_num(env, "SIMULATOR_BACKFILL_DAYS", 7.0),
+            simulator_speed=_num(env, "SIMULATOR_SPEED", 20.0),
+            simulator_backfill_days=_num(env, "SIMULATOR_BACKFILL_DAYS", 30.0),
+            simulator_storm=(env.get("SIMULATOR_STORM") or "").strip() or None,
+            simulator_storm_minutes=_num(env, "SIMULATOR_STORM_MINUTES", 30.0),
             auto_migrate=_bool(env.get("AUTO_MIGRATE"), not env.get("DATABASE_URL")),
             run_persister=_bool(env.get("RUN_PERSISTER"), embedded),
             stream_retention_s=_num(env, "STREAM_RETENTION_S", 3600, int),

@@ -63,7 +63,9 @@ class Runtime:
             if settings.simulate:
                 from .simulator import Simulator
                 rt.spawn(Simulator(rt, speed=settings.simulator_speed,
-                                     backfill_days=settings.simulator_backfill_days), "simulator")
+                                   backfill_days=settings.simulator_backfill_days,
+                                   storm=settings.simulator_storm,
+                                   storm_minutes=settings.simulator_storm_minutes), "simulator")
         return rt
 
     def spawn(self, worker, name: str) -> None:
