@@ -151,7 +151,7 @@ def screen_callbacks(world, town):
         "live": ("incident-layer", {"live-tick.n_intervals": 1, "screen-config.data": screen_cfg(town)}),
         "kpis": ("kpi-hash", {"kpi-tick.n_intervals": 1, "screen-config.data": screen_cfg(town)}),
         "charts": ("trend-chart", {"slow-tick.n_intervals": 1, "screen-config.data": screen_cfg(town)}),
-        "cameras": ("camera-wall", {"camera-tick.n_intervals": 1, "screen-config.data": screen_cfg(town)}),
+        "cameras": ("camera-wall-data", {"camera-tick.n_intervals": 1, "screen-config.data": screen_cfg(town)}),
         "grid detail": ("detail-panel", {"grid-layer.clickData": {"properties": {"code": grid}},
                                          "screen-config.data": screen_cfg(None)}),
         "case detail": ("detail-panel", {
