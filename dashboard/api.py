@@ -415,21 +415,23 @@ def _shifted(path: str, _mtime: float) -> bytes:
 def live_markers():
     """Open incidents as GeoJSON points for the map, serialised and compressed once per change
     and shared by every viewer of the same scope (the screen's map layer loads this URL; a new
-    ``v`` = reload). ``town``: as ``auth.resolve_town``."""
+    ``v`` = reload). ``town``: as ``auth.resolve_town``. ``layer=clustered``: only the cases the
+    wall clusters (it draws the red cases that need the command room now as their own layer)."""
     town = auth.resolve_town(require_principal(), request.args.get("town"))
     if town is not None and town not in runtime().geo.towns:
         return _error(404, f"unknown town {town!r}; use a town code, or omit town for the district")
     snap = current_app.extensions["griddash.live"].snapshot(town)
-    etag = f"{town or DISTRICT}-{snap.etag}"
+    clustered = request.args.get("layer") == "clustered"  # the wall's clustered layer only
+    etag = f"{town or DISTRICT}-{'c' if clustered else 'a'}-{snap.etag}"
     headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache",
                "Vary": "Accept-Encoding, Cookie, Authorization, X-API-Key"}
     if request.if_none_match.contains(etag):
         return Response(status=304, headers=headers)
     if "gzip" in (request.headers.get("Accept-Encoding") or ""):
         headers["Content-Encoding"] = "gzip"
-        body = snap.markers_gzip
+        body = snap.markers_gzip if clustered else snap.all_markers_gzip
     else:
-        body = snap.markers_json
+        body = snap.markers_json if clustered else snap.all_markers_json
     return Response(body, mimetype="application/geo+json", headers=headers)
 
 

@@ -46,6 +46,16 @@ class Snapshot:
     def markers_gzip(self) -> bytes:
         return gzip.compress(self.markers_json, compresslevel=5)
 
+    @cached_property
+    def all_markers_json(self) -> bytes:
+        """Every open case, the pinned ones included (for API clients)."""
+        return orjson.dumps({"type": "FeatureCollection",
+                             "features": self.markers["features"] + self.pinned["features"]})
+
+    @cached_property
+    def all_markers_gzip(self) -> bytes:
+        return gzip.compress(self.all_markers_json, compresslevel=5)
+
     @property
     def etag(self) -> str:
         return f"{self.version}-{self.markers_rev}-{int(self.computed_at * 1000)}"

@@ -300,7 +300,10 @@ def _map_paths() -> dict:
                        "401": _resp("Unauthorized"), "404": _resp("NotFound")})},
         "/api/v1/live/markers.geojson": {"get": _op(
             "Open incidents as map markers", operation_id="getMarkers", tag="map",
-            params=[TOWN, _query("v", "any value; a new one makes browsers reload")],
+            params=[TOWN, _query("v", "any value; a new one makes browsers reload"),
+                    _query("layer", "`clustered`: only the cases the wall clusters (without the red cases "
+                                    "that wait for acceptance or are overdue); default: every open case",
+                           {"type": "string", "enum": ["clustered"]})],
             responses={"200": {"description": "GeoJSON points, ETag for conditional requests", "content": geojson},
                        "304": {"description": "not modified"}, "401": _resp("Unauthorized"),
                        "403": _resp("Forbidden"), "404": _resp("NotFound")})},

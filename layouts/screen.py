@@ -50,7 +50,7 @@ KPI_SYMBOL = {"sc-red": "▲ ", "sc-yellow": "■ ", "sc-green": "● ", "sc-ale
 def markers_url(scope: str | None, version: str) -> str:
     """The map's markers are fetched by URL: served from one pre-compressed copy per change
     instead of being serialised into every viewer's callback response."""
-    return f"/api/v1/live/markers.geojson?v={version}" + (f"&town={scope}" if scope else "")
+    return f"/api/v1/live/markers.geojson?v={version}&layer=clustered" + (f"&town={scope}" if scope else "")
 
 
 def kpi_card(el_id: str, label: str, cls: str):

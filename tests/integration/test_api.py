@@ -1,6 +1,7 @@
 """The native API on a real app (Flask test client), real Redis and both databases."""
 from __future__ import annotations
 
+import time
 import uuid
 
 import orjson
@@ -202,6 +203,14 @@ def test_live_markers_are_served_once_compressed_with_etag(client, rt, drain):
     town = client.get(f"/api/v1/live/markers.geojson?town={other['town']}").get_json()
     assert [f["properties"]["id"] for f in town["features"]] == [other["id"]]
     assert client.get("/api/v1/live/markers.geojson?town=999").status_code == 404
+    # the wall's clustered layer leaves out the red cases waiting for acceptance (drawn pinned)
+    assert good_report()["category"] == "fire_hazard"  # a red case
+    green = post(client, good_report(category="garbage", urgency="green")).get_json()
+    drain()
+    time.sleep(0.6)  # a scope's snapshot is rebuilt at most every REFRESH_MS / 2
+    clustered = client.get("/api/v1/live/markers.geojson?v=2&layer=clustered").get_json()
+    assert [f["properties"]["id"] for f in clustered["features"]] == [green["id"]]
+    assert len(client.get("/api/v1/live/markers.geojson?v=2").get_json()["features"]) == 3
 
 
 def test_geojson_and_assets_are_compressed_for_gzip_clients(client):
