@@ -107,9 +107,18 @@ def create_server(settings: Settings | None = None) -> Flask:
     return create_app(settings).server
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run the command center (settings: README.md)")
+    parser.add_argument("--storm", metavar="TOWN",
+                        help="demo: a crisis in one town (its code, e.g. 331004103): red reports in "
+                             "every grid that wait for acceptance (same as SIMULATOR_STORM)")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    if args.storm:
+        settings = settings.with_(simulator_storm=args.storm)
     # SIGTERM (systemd, kill) ends like Ctrl-C: atexit stops the workers and the embedded Redis.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app = create_app(settings)

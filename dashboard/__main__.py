@@ -71,11 +71,15 @@ def cmd_demo(args, s: Settings) -> None:
     from .geo import Geography
     from .simulator import current_storm, set_storm, stop_storm
     from .stream import redis_client
-    if not s.redis_url:
-        sys.exit("demo storm: REDIS_URL is not set. The simulator of `python app.py` runs on a private "
-                 "embedded Redis; start it with SIMULATOR_STORM=<town code> instead, or point "
-                 "REDIS_URL at the Redis server the simulator uses")
-    r = redis_client(s.redis_url)
+    url = s.redis_url
+    running = s.instance_dir / "redis" / "url"  # written by the embedded Redis of `python app.py`
+    if not url and running.exists():
+        url = running.read_text(encoding="utf-8").strip()
+    if not url:
+        sys.exit("demo storm: REDIS_URL is not set and no embedded Redis of `python app.py` runs for "
+                 f"{s.instance_dir}; start the app first (or with --storm TOWN), or point REDIS_URL at "
+                 "the Redis server the simulator uses")
+    r = redis_client(url)
     geo = Geography(s)
     if args.stop:
         print("demo storm stopped" if stop_storm(r) else "no demo storm was under way")

@@ -84,9 +84,17 @@ class EmbeddedRedis:
                     raise RuntimeError("embedded redis-server did not start in time")
                 time.sleep(0.05)
         client.close()
+        # Where the running server listens, for the command line of the same instance
+        # (``python -m dashboard demo storm`` without REDIS_URL); removed when it stops.
+        self.url_file.write_text(self.url + "\n", encoding="utf-8")
         return self
 
+    @property
+    def url_file(self) -> Path:
+        return self.folder / "url"
+
     def stop(self) -> None:
+        self.url_file.unlink(missing_ok=True)
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
             return
