@@ -682,21 +682,11 @@ def make_body(template: dict, n: int | None, state: dict) -> dict:
     return b
 
 
-def _snapshot_urls(tree) -> list[str]:
-    urls = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            props = node.get("props", node)
-            if isinstance(props, dict) and props.get("data-snapshot"):
-                urls.append(props["data-snapshot"])
-            for v in (props.values() if isinstance(props, dict) else []):
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-    walk(tree)
-    return urls
+def _snapshot_urls(wall: dict) -> list[str]:
+    """The snapshot URLs of the camera wall's tiles (``camera-wall-data``: the browser renders
+    the tiles from this data and refreshes the snapshot kinds every few seconds)."""
+    return [tile["src"] for tile in wall.get("tiles") or []
+            if tile.get("online") and tile.get("kind") in ("sim", "snapshot") and tile.get("src")]
 
 
 _DECODED: dict[str, int] = {}
@@ -805,7 +795,7 @@ class Viewer:
                             if prop == "url" and isinstance(val, str) and fresh and val != self.markers_url:
                                 self.markers_url = val
                                 follow_url = val
-                            if cid == "camera-wall" and prop == "children":
+                            if cid == "camera-wall-data" and prop == "data" and isinstance(val, dict):
                                 self.snapshots = _snapshot_urls(val)
                     changed = any(k != "data-as-of" and k != "live-ok" for k in resp) if kind == "live" else bool(resp)
             elif status not in (200, 204):
