@@ -94,7 +94,10 @@ def build_snapshot(rows, version: str, as_of: datetime,
         if head is not None and head != r["status"]:
             if head not in OPEN_STATUSES:
                 continue  # closed in the stream, not yet in the database
-            r = {**r, "status": head}
+            # accepted in the stream: its acceptance is not stored yet, so judge the case by
+            # its close deadline (the acceptance time only matters once it is stored)
+            r = {**r, "status": head, "accepted_at": r.get("accepted_at") or
+                 (r["reported_at"] if head != wall.WAITING else None)}
         u = r["urgency"]
         counts[u] = counts.get(u, 0) + 1
         late = lateness(r, as_of) if lateness else None
@@ -159,6 +162,7 @@ class LiveView:
         self._policy = policy
         self._cache: dict[str | None, Snapshot] = {}  # keyed by scope (town code or None)
         self._scopes: dict[str | None, _ScopeRows] = {}
+        self._build_s: dict[str | None, float] = {}  # how long the last rebuild of a scope took
         self._lock = threading.Lock()
         self.computations = 0
         self.full_loads = 0
@@ -179,18 +183,24 @@ class LiveView:
         version = self.current_version() or "0"
         cached = self._cache.get(town)
         now = time.monotonic()
-        if cached and (now - cached.computed_at < self.min_interval or
+        # While everything changes (a backlog being stored), a rebuild may cost a good part of a
+        # second: rebuild at most every 3× its own cost, so the wall never starves the persister.
+        build_s = self._build_s.get(town, 0.0)
+        min_interval = max(self.min_interval, 3 * build_s if build_s > 0.05 else 0.0)
+        if cached and (now - cached.computed_at < min_interval or
                        (cached.version == version and now - cached.computed_at < self.max_age)):
             return cached
         with self._lock:
             cached = self._cache.get(town)
-            if cached and now - cached.computed_at < self.min_interval:
+            if cached and now - cached.computed_at < min_interval:
                 return cached
+            t0 = time.monotonic()
             scope = self._refresh_rows(town)
             ticker = self.rt.store.latest_reports(12, town)
             rows = list(scope.rows.values())
-            snap = build_snapshot(rows, version, datetime.now(timezone.utc), ticker, self.project,
-                                  scope.features, self.policy.lateness, self._heads(rows))
+            now = datetime.now(timezone.utc)
+            snap = build_snapshot(rows, version, now, ticker, self.project, scope.features,
+                                  self.policy.lateness, self._heads(rows, now))
             if snap.markers_digest != scope.markers_key:
                 scope.markers_key = snap.markers_digest
                 scope.markers_rev += 1
@@ -198,15 +208,20 @@ class LiveView:
             if len(scope.features) > 2 * len(scope.rows) + 1000:  # drop markers of closed cases
                 scope.features.clear()
             self._cache[town] = snap
+            self._build_s[town] = time.monotonic() - t0
             self.computations += 1
             return snap
 
-    def _heads(self, rows: list[dict]) -> dict:
-        """The latest status (Redis case heads) of the cases that would raise an alarm or a red
-        grid from their stored status: those waiting for acceptance, and red ones."""
+    def _heads(self, rows: list[dict], now: datetime) -> dict:
+        """The latest status (Redis case heads) of the cases that would raise an alarm or
+        colour a grid from their stored status: those waiting for acceptance, red ones and
+        overdue ones (while the persister lags, e.g. storing a backfill, the stream may already
+        hold their next steps)."""
         from .commands import head_key
 
-        ids = [r["id"] for r in rows if r["status"] == wall.WAITING or r["urgency"] == "red"]
+        lateness = self.policy.lateness
+        ids = [r["id"] for r in rows if r["status"] == wall.WAITING or r["urgency"] == "red"
+               or lateness(r, now) == "overdue"]
         if not ids:
             return {}
         pipe = self.rt.redis.pipeline(transaction=False)

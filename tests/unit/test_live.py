@@ -83,3 +83,12 @@ def test_markers_are_geojson_points_lon_lat_rounded():
 def test_markers_follow_the_base_map_datum():
     s = snap([row("a", "green", lat=28.5, lon=121.4)], project=lambda lon, lat: (lon + 0.004, lat - 0.003))
     assert s.markers["features"][0]["geometry"]["coordinates"] == [121.404, 28.497]
+
+
+def test_a_case_overdue_in_the_database_but_moved_on_in_the_stream_is_judged_by_its_head():
+    # stored: accepted 2 days ago, past its 24 h close deadline (red); the stream already closed it
+    late = row("a", "red", age_h=30)
+    # stored: waiting since 30 h (overdue acceptance); the stream already accepted it
+    waiting = row("b", "green", status="reported", age_h=30)
+    s = snap([late, waiting], heads={late["id"]: "closed", waiting["id"]: "accepted"})
+    assert s.grid_fill == {"b": "g"} and s.counts["overdue"] == 0
