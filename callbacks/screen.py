@@ -35,6 +35,7 @@ from layouts import leaders as leaders_layout
 from layouts import screen as screen_layout
 
 ALARM_SHOWN = 3              # alarms named in the banner (the count says how many more)
+STORE_DELAY_SHOWN_S = 30     # the header says so when the database lags the stream this much
 RANKING_ROWS = 10            # rows of the ranking panel
 TICKER_ROWS = 6              # rows of the ticker: waiting red cases first, then the latest
 HIDEOUT_SETTLE_TICKS = 5     # live ticks after page load that always carry the grid colours
@@ -50,6 +51,13 @@ def _alarm_row(a: dict) -> dict:
     """An alarm in the ticker's row shape."""
     return {"id": a["id"], "reported_at": a["reported_at"], "urgency": "red", "town_code": a["town"],
             "category": a["category"], "description": a["description"]}
+
+
+def _fmt_duration(seconds: float, lang: str) -> str:
+    m, s = divmod(int(seconds), 60)
+    if lang == "en":
+        return f"{m} min {s} s" if m else f"{s} s"
+    return f"{m}分{s:02d}秒" if m else f"{s}秒"
 
 
 def _fmt_pct(rate):
@@ -167,6 +175,8 @@ def register(app, services) -> None:
         Output("kpi-open-yellow", "children"),
         Output("kpi-open-green", "children"),
         Output("data-as-of", "children"),
+        Output("store-delay", "children"),
+        Output("store-delay", "className"),
         Output("live-ok", "data"),
         Output("live-version", "data"),
         Output("red-alerts", "data"),
@@ -181,7 +191,7 @@ def register(app, services) -> None:
         try:
             snap = live.snapshot(scope)
         except Exception:
-            return (no_update,) * 14  # no heartbeat: the browser turns the indicator stale
+            return (no_update,) * 16  # no heartbeat: the browser turns the indicator stale
         heartbeat = int(datetime.now(timezone.utc).timestamp() * 1000)
         as_of = snap.as_of.astimezone(tz).strftime("%H:%M:%S")  # when the picture was computed
         hideout = {**screen_layout.URGENCY_HIDEOUT, "fill": snap.grid_fill}
@@ -190,10 +200,14 @@ def register(app, services) -> None:
         # (dash-leaflet): repeat the full fills during the first seconds and then every half
         # minute, so a freshly opened screen never stays uncoloured.
         resend = n < HIDEOUT_SETTLE_TICKS or n % HIDEOUT_REPEAT_TICKS == 0
+        # The database lags the stream (a backlog being stored): say so, the figures are not complete.
+        delay = snap.store_delay_s
+        delay_text = t("store_delay", lang).format(t=_fmt_duration(delay, lang)) if delay >= STORE_DELAY_SHOWN_S else ""
+        delay_cls = "sc-delay" if delay_text else "sc-delay hidden"
         key = f"{snap.version}:{snap.computed_at}"
         if key == known_version:
-            return (no_update, hideout if resend else no_update, *(no_update,) * 7, as_of, heartbeat,
-                    no_update, no_update, no_update)
+            return (no_update, hideout if resend else no_update, *(no_update,) * 7, as_of, no_update, no_update,
+                    heartbeat, no_update, no_update, no_update)
         digests = {"fill": _digest(snap.grid_fill), "pinned": _digest(snap.pinned["features"]),
                    "alarms": _digest(snap.alarms), "ticker": _digest([r["id"] for r in snap.ticker])}
         known = known_hash or {}
@@ -214,7 +228,7 @@ def register(app, services) -> None:
                 ticker if changed & {"alarms", "ticker"} else no_update,
                 banner_cls if "alarms" in changed else no_update,
                 banner if "alarms" in changed else no_update,
-                f"{c['red']:,}", f"{c['yellow']:,}", f"{c['green']:,}", as_of, heartbeat,
+                f"{c['red']:,}", f"{c['yellow']:,}", f"{c['green']:,}", as_of, delay_text, delay_cls, heartbeat,
                 key, alerts if "alarms" in changed else no_update, digests)
 
     # ------------------------------------------------------------------ KPIs

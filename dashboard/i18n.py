@@ -19,6 +19,7 @@ TEXT = {
     "signed_out_note": ("登录已失效，画面不再更新。请重新登录。", "Your session has ended; the wall no longer updates. Sign in again."),
     "stale_note": ("数据中断：画面停留在 {t} 的数据，正在自动重连…",
                    "Data interrupted: the wall shows data as of {t}; reconnecting…"),
+    "store_delay": ("入库延迟 {t}，数字暂不完整", "storing {t} behind: figures incomplete"),
     "stale_since": ("自 {t} 起未更新", "not updated since {t}"),
     "as_of_short": ("截至 {t}", "as of {t}"),
     "alarm_title": ("红色事件待受理", "Red cases waiting"),

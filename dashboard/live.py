@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 from . import wall
 from .domain import OPEN_STATUSES
-from .stream import LIVE_VERSION_KEY
+from .stream import LIVE_VERSION_KEY, store_delay_s
 
 URGENCY_CODE = {"red": "r", "yellow": "y", "green": "g"}
 
@@ -35,6 +35,7 @@ class Snapshot:
     pinned: dict = field(default_factory=lambda: {"type": "FeatureCollection", "features": []})
     alarms: list[dict] = field(default_factory=list)     # red cases waiting for acceptance
     markers_digest: int = 0                              # of the clustered markers' ids and looks
+    store_delay_s: float = 0.0                           # how far the database lags the stream
     computed_at: float = 0.0
 
     @cached_property
@@ -205,6 +206,8 @@ class LiveView:
                 scope.markers_key = snap.markers_digest
                 scope.markers_rev += 1
             snap.markers_rev = scope.markers_rev
+            s = self.rt.settings
+            snap.store_delay_s = store_delay_s(self.rt.redis, s.stream, s.group)
             if len(scope.features) > 2 * len(scope.rows) + 1000:  # drop markers of closed cases
                 scope.features.clear()
             self._cache[town] = snap

@@ -382,6 +382,22 @@ def safe_trim_id(r: redis.Redis, stream: str, group: str) -> str | None:
     return f"{ms}-{int(seq) + 1}"
 
 
+def store_delay_s(r: redis.Redis, stream: str, group: str) -> float:
+    """How far what is stored lags the stream, in seconds: the age of the oldest entry the group
+    has not read yet (0 when it has read everything). Two cheap calls, whatever the backlog."""
+    try:
+        groups = r.xinfo_groups(stream)
+    except redis.exceptions.ResponseError:
+        return 0.0
+    info = next((g for g in groups if _s(g["name"]) == group), None)
+    last = _s(info["last-delivered-id"]) if info else "0-0"
+    nxt = r.xrange(stream, min=f"({last}" if last != "0-0" else "-", max="+", count=1)
+    if not nxt:
+        return 0.0
+    ms = int(_s(nxt[0][0]).partition("-")[0])
+    return max(0.0, time.time() - ms / 1000)
+
+
 def group_status(r: redis.Redis, stream: str, group: str) -> dict:
     """Length, lag (entries not yet read by the group) and pending count, for /healthz."""
     length = r.xlen(stream)

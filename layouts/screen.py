@@ -105,6 +105,7 @@ def screen_layout(*, scope: str | None, scope_name: str, bounds, lang: str, wall
         html.Span(className="sc-spacer"),
         html.Span(id="sc-clock", className="sc-clock"),
         html.Span(className="sc-asof", children=[t("data_as_of", lang), " ", html.Span("–", id="data-as-of")]),
+        html.Span("", id="store-delay", className="sc-delay hidden"),
         html.Span(t("connecting", lang), id="live-status", className="sc-status connecting"),
         html.A(t("switch_lang", lang), href=f"?lang={other}&wall={wall}&period={period}" + ("&sound=1" if sound else ""),
                className="sc-lang",
