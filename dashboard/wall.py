@@ -4,15 +4,17 @@ command room now (alarms), and the order of the ticker. No Dash, no Redis, no SQ
 Urgency (轻重缓急, red / yellow / green) is a case's triage colour, set by the reporter and the
 operators. Lateness (``SlaPolicy.lateness``: overdue, due soon) is a separate signal. The map
 does not colour a grid by its most urgent open case: at district density (about 20 open cases
-per grid) that paints nearly every grid red. A grid's fill says whether it needs the command
-room *now* (docs/wall.md):
+per grid) that paints nearly every grid red, and so does "any overdue case" (about one grid in
+two has one). A grid's fill says whether it needs the command room *now* (docs/wall.md):
 
 ====== ===================================================================================
 fill   the grid has at least one open case that ...
 ====== ===================================================================================
 ``r``  is red and still waits for acceptance (待受理), or is red and overdue
-``y``  (no ``r``) is overdue, whatever its urgency, or is yellow and waits for acceptance
-``g``  (no ``r``/``y``) is open: every open case is accepted and within its deadlines
+``y``  (no ``r``) waits for acceptance past its deadline, whatever its urgency, or is yellow
+       and waits for acceptance
+``g``  (no ``r``/``y``) is open: nothing waits for the command room (cases being handled,
+       late closures included: those show as ringed markers and in the overdue count)
 (none) the grid has no open case
 ====== ===================================================================================
 
@@ -33,7 +35,7 @@ def case_signal(row: dict, lateness: str | None) -> str:
     overdue = lateness == "overdue"
     if row["urgency"] == "red" and (waiting or overdue):
         return "r"
-    if overdue or (row["urgency"] == "yellow" and waiting):
+    if waiting and (overdue or row["urgency"] == "yellow"):
         return "y"
     return "g"
 

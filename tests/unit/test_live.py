@@ -29,15 +29,20 @@ def test_a_red_case_in_hand_does_not_paint_its_grid_red():
     assert s.counts["red"] == 1 and s.alarms == []
 
 
-def test_red_waiting_or_overdue_paints_red_yellow_waiting_or_any_overdue_paints_yellow():
+def test_red_waiting_or_overdue_paints_red_late_acceptance_or_yellow_waiting_paints_yellow():
+    late_closure = row("f", "green", age_h=130)                     # in hand, closure overdue (5 days)
     s = snap([row("a", "red", status="reported"),                  # waits for acceptance
               row("b", "red", age_h=30),                            # red, accepted, past its 24 h close
-              row("c", "green", status="reported", age_h=25),       # overdue acceptance (24 h)
+              row("c", "green", status="reported", age_h=25),       # acceptance overdue (24 h)
               row("d", "yellow", status="reported"),                # yellow, waiting
               row("e", "green", status="reported"),                 # green, waiting, in time
-              row("e", "yellow")])                                  # yellow in hand
-    assert s.grid_fill == {"a": "r", "b": "r", "c": "y", "d": "y", "e": "g"}
-    assert s.counts["overdue"] == 2 and s.counts["waiting"] == 4
+              row("e", "yellow"),                                   # yellow in hand
+              late_closure])
+    assert s.grid_fill == {"a": "r", "b": "r", "c": "y", "d": "y", "e": "g", "f": "g"}
+    assert s.counts["overdue"] == 3 and s.counts["waiting"] == 4
+    # a late closure does not colour its grid, but its marker carries the overdue ring
+    marker = next(f for f in s.markers["features"] if f["properties"]["id"] == str(late_closure["id"]))
+    assert marker["properties"].get("l") == 1
 
 
 def test_a_grid_with_many_routine_cases_stays_green():
