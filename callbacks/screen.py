@@ -258,7 +258,8 @@ def register(app, services) -> None:
             k = kpis.get(scope, period)
         except Exception:
             return (no_update,) * n_out
-        at, asof = as_of_of(k, screen_layout.KPI_REFRESH_MS)
+        # the figures' own refresh interval: the board serves them up to ttl + grace old
+        at, asof = as_of_of(k, max(screen_layout.KPI_REFRESH_MS, int((kpis.ttl + kpis.grace) * 1000)))
         asof_text = " · " + t("as_of_short", lang).format(t=at.astimezone(tz).strftime("%H:%M:%S"))
         digest = _digest({key: v for key, v in k.items() if key not in ("data_as_of", "period_end", "computed_at")})
         if digest == known_hash:  # same figures: only the as-of time moves
