@@ -34,6 +34,7 @@ from layouts import console as console_layout
 from layouts import leaders as leaders_layout
 from layouts import screen as screen_layout
 
+ALERTS_SENT = 50             # red alerts sent to the camera wall's follow queue (most urgent first)
 ALARM_SHOWN = 3              # alarms named in the banner (the count says how many more)
 STORE_DELAY_SHOWN_S = 30     # the header says so when the database lags the stream this much
 RANKING_ROWS = 10            # rows of the ranking panel
@@ -220,7 +221,8 @@ def register(app, services) -> None:
         alerts = [{"id": a["id"], "lat": a["lat"], "lon": a["lon"], "town": a["town"], "grid": a["grid"],
                    "category": a["category"], "overdue": a["overdue"],
                    "reported_at": int(a["reported_at"].timestamp() * 1000),
-                   "label": f"{cat_name(a['category'], lang)} · {a['description'][:40]}"} for a in snap.alarms]
+                   "label": f"{cat_name(a['category'], lang)} · {a['description'][:40]}"}
+                  for a in snap.alarms[:ALERTS_SENT]]
         c = snap.counts
         return (screen_layout.markers_url(scope, str(snap.markers_rev)),
                 hideout if ("fill" in changed or resend) else no_update,
