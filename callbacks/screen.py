@@ -1,12 +1,14 @@
 """Callbacks of the big screen. Thin: read inputs, ask dashboard/, shape components.
 
-* live-tick (1 s): the shared live snapshot -> markers, grid colours, ticker, open counts.
-  Nothing but the heartbeat is sent when the snapshot's version did not change.
-* kpi-tick (5 s): KPI cards and resolution levels, from a cache shared by every viewer,
-  sent only when the figures changed.
-* slow-tick (60 s): trend chart and town ranking.
-* camera-tick (15 s) or a new red incident: the camera wall (touring, or following the red case).
-* clock and live/stale indicator: in the browser (assets/griddash_screen.js), no server work.
+* live-tick (1 s): the shared live snapshot -> clustered markers (a URL), pinned red markers,
+  grid fills, alarm banner, ticker, open counts, red alerts for the camera wall, and how far
+  storing lags. Only what changed is sent; nothing but the heartbeat when nothing did.
+* kpi-tick (5 s): KPI cards and resolution levels, from the per-(scope, period) board, with
+  their own as-of time; sent only when the figures changed.
+* slow-tick (60 s): trend chart and ranking (towns, or a town's villages), with their as-of.
+* the camera wall: callbacks/cameras.py.
+* clock, connection state and each panel's staleness, alarm sound: in the browser
+  (assets/griddash_screen.js), no server work.
 
 Scope: every callback takes the town it shows from the signed-in principal
 (``dashboard.auth.resolve_town``), never from the page's own config store, which only says
