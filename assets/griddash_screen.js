@@ -8,7 +8,7 @@
     let lastOk = null, lastOkAt = null, revoked = false, lastAlarmIds = null;
 
     const formatters = {};
-    /* The wall clock in the deployment's time zone (not the kiosk PC's), e.g. 2026-11-27 09:30:05. */
+    /* The wall clock in the deployment's time zone (not the kiosk PC's), e.g. 11-27 09:30:05. */
     function formatClock(d, tz, timeOnly) {
         const key = tz || "local";
         if (!formatters[key]) {
@@ -18,7 +18,7 @@
         const p = {};
         formatters[key].formatToParts(d).forEach(function (x) { p[x.type] = x.value; });
         const time = (p.hour === "24" ? "00" : p.hour) + ":" + p.minute + ":" + p.second;
-        return timeOnly ? time : p.year + "-" + p.month + "-" + p.day + " " + time;
+        return timeOnly ? time : p.month + "-" + p.day + " " + time;  // the wall's clock: 12-03 09:30:05
     }
 
     /* A refused callback (401: the kiosk link was revoked, or the session ended) means the wall

@@ -327,3 +327,9 @@ def test_english_switch(browser, live_server):
     wait_live(browser)
     assert browser.find_element(By.ID, "live-status").text == "LIVE"
     assert "Reports today" in browser.find_element(By.CSS_SELECTOR, ".sc-kpis").text
+    # the English labels fit their places as the Chinese ones do (nothing cut off with "…")
+    clipped = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.sc-title, .sc-kpi-label, .sc-rank-head span, "
+        ".sc-panel-title, .sc-legend-row')).filter(e => e.scrollWidth > e.clientWidth + 1)"
+        ".map(e => e.textContent)")
+    assert clipped == [], clipped
