@@ -168,9 +168,24 @@ def register(app, services) -> None:
         return detail, buttons, state
 
     @app.callback(
+        Output("case-note", "value"),
+        Output("case-dept", "value"),
+        Output("case-level", "value"),
+        Output("case-handler", "value"),
         Output("case-result", "children"),
+        Output("form-case", "data"),
+        Input("case-id", "data"),
+    )
+    def reset_inputs(case_id):
+        """Another case opened: its inputs start empty, and they belong to it (``form-case``)."""
+        return "", None, None, "", "", case_id
+
+    @app.callback(
+        Output("case-result", "children", allow_duplicate=True),
+        Output("case-note", "value", allow_duplicate=True),
         Input({"type": "case-action", "action": ALL}, "n_clicks"),
         State("case-version", "data"),
+        State("form-case", "data"),
         State("case-note", "value"),
         State("case-dept", "value"),
         State("case-level", "value"),
@@ -178,11 +193,14 @@ def register(app, services) -> None:
         State("console-config", "data"),
         prevent_initial_call=True,
     )
-    def do_action(clicks, case, note, dept, level, handler, cfg):
+    def do_action(clicks, case, form_case, note, dept, level, handler, cfg):
         trig = ctx.triggered_id
         if not isinstance(trig, dict) or not case or not any(clicks or []):
-            return no_update
+            return no_update, no_update
         lang = cfg["lang"]
+        if form_case != case.get("id"):
+            # the inputs were filled for another case (it was switched meanwhile): nothing is done
+            return html.Span(t("form_other_case", lang), className="cn-error"), no_update
         data = {k: v.strip() for k, v in (("department", dept), ("level", level), ("handler", handler))
                 if v and v.strip()}
         p = auth.require_page(require_principal(), "console")
@@ -192,8 +210,9 @@ def register(app, services) -> None:
             res = commands().act(iid, trig["action"], expected_version=case["version"],
                                  actor=p.label, note=(note or "").strip(), data=data)
         except ActionError as exc:
-            return html.Span(exc.message, className="cn-error")
-        return f"{t('done_ok', lang)}: {pick(ACTION_NAMES[res.action], lang)} (v{res.version})"
+            return html.Span(exc.message, className="cn-error"), no_update
+        # a note is said once: the next step starts without it
+        return f"{t('done_ok', lang)}: {pick(ACTION_NAMES[res.action], lang)} (v{res.version})", ""
 
     @app.callback(
         Output("bulk-result", "children"),

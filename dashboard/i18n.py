@@ -108,6 +108,7 @@ TEXT = {
     "remaining": ("剩余", "left"),
     "version_pending": ("最新操作正在入库…", "latest step being stored…"),
     "done_ok": ("已提交", "Submitted"),
+    "form_other_case": ("输入内容属于另一个事件，未提交；请核对后重试", "These inputs were filled for another case; nothing was done. Check them and retry."),
     "assigned_n": ("已交办 {n} 件", "{n} assigned"),
     "conflicts_n": ("{n} 件冲突未交办", "{n} refused"),
 }

@@ -82,5 +82,6 @@ def layout(*, lang: str, towns: dict, categories: dict, departments: dict, town:
         dcc.Store(id="console-config", data={"lang": lang}),
         dcc.Store(id="case-id"),
         dcc.Store(id="case-version"),
+        dcc.Store(id="form-case"),  # the case the action inputs were filled for (reset on every open)
         dcc.Interval(id="console-tick", interval=3000),
     ])

@@ -92,3 +92,45 @@ def test_a_stale_page_gets_a_conflict_not_a_double_step(browser, live_server):
     button = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#case-buttons button") if b.text == "受理")
     button.click()
     WebDriverWait(browser, 10).until(lambda d: "changed meanwhile" in d.find_element(By.ID, "case-result").text)
+
+
+def events_of(live_server, iid):
+    case = live_server.session.get(f"{live_server.url}/api/v1/incidents/{iid}", timeout=10).json()
+    return case["events"]
+
+
+def open_case(driver, iid, text):
+    WebDriverWait(driver, 15).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, f'.ag-row[row-id="{iid}"] [col-id="description"]')).click()
+    WebDriverWait(driver, 10).until(lambda d: text in d.find_element(By.ID, "case-detail").text)
+
+
+def test_inputs_belong_to_one_case_and_a_note_to_one_step(browser, live_server):
+    a = live_server.post_report(report(description="测试：甲案")).json()["id"]
+    b = live_server.post_report(report(category="garbage", description="测试：乙案")).json()["id"]
+    visit(browser, live_server.url + "/console")
+    open_case(browser, a, "测试：甲案")
+    browser.find_element(By.ID, "case-note").send_keys("甲案的处置意见")
+    click_action(browser, "受理")
+    # the note was used by that step: the input is empty again, and the next step carries none
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "case-note").get_attribute("value") == "")
+    choose(browser, "case-dept", "消防救援大队")
+    click_action(browser, "交办")
+    WebDriverWait(browser, 10).until(lambda d: "交办" in timeline(d))
+    steps = {e["type"]: e for e in events_of(live_server, a)}
+    assert steps["accepted"]["note"] == "甲案的处置意见" and steps["assigned"]["note"] == ""
+    # case B opened: the inputs and the last confirmation are reset
+    choose(browser, "case-dept", "消防救援大队")       # chosen for A's next step, then B is opened
+    browser.find_element(By.ID, "case-note").send_keys("只给甲案")
+    open_case(browser, b, "测试：乙案")
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "case-note").get_attribute("value") == "")
+    assert "消防救援大队" not in browser.find_element(By.ID, "case-dept").text
+    assert browser.find_element(By.ID, "case-result").text == ""
+    click_action(browser, "受理")
+    WebDriverWait(browser, 10).until(   # without a department of its own: refused, A's is not used
+        lambda d: next((x for x in d.find_elements(By.CSS_SELECTOR, "#case-buttons button") if x.text == "交办"),
+                       None)).click()
+    WebDriverWait(browser, 10).until(lambda d: "department" in d.find_element(By.ID, "case-result").text)
+    events = events_of(live_server, b)
+    assert [e["type"] for e in events] == ["reported", "accepted"]
+    assert all(e["note"] in ("", None) and "消防救援大队" not in str(e["data"]) for e in events), events

@@ -84,7 +84,9 @@ def _one(spec: str):
 def dash_post(client, output_id: str, values: dict, triggered: str | None = None):
     """POST the callback whose outputs include ``output_id`` with ``values`` for its inputs and
     states ({"id.prop": value}; missing ones are None)."""
-    cb = next(d for d in DEPS if f"{output_id}." in d["output"] and not d.get("clientside_function"))
+    found = [d for d in DEPS if f"{output_id}." in d["output"] and not d.get("clientside_function")]
+    # several callbacks may write one output (allow_duplicate): the one these values trigger
+    cb = next((d for d in found if f"{d['inputs'][0]['id']}.{d['inputs'][0]['property']}" in values), found[0])
 
     def spec(items):
         out = []
@@ -194,7 +196,7 @@ def console_calls(world, town):
         "accept": ("case-result", {
             '{"action":["ALL"],"type":"case-action"}.n_clicks': [
                 {"id": {"type": "case-action", "action": "accept"}, "property": "n_clicks", "value": 1}],
-            "case-version.data": {"id": case, "version": 1}, **cfg}),
+            "case-version.data": {"id": case, "version": 1}, "form-case.data": case, **cfg}),
         "bulk assign": ("bulk-result", {"bulk-assign.n_clicks": 1, "case-grid.selectedRows": [{"id": case}],
                                         "bulk-dept.value": DEPARTMENT, **cfg}),
     }
@@ -269,7 +271,7 @@ def test_handler_sees_and_works_its_departments_case(world, rt):
     res = dash_post(c, "case-result", {
         '{"action":["ALL"],"type":"case-action"}.n_clicks': [
             {"id": {"type": "case-action", "action": "start"}, "property": "n_clicks", "value": 1}],
-        "case-version.data": {"id": d, "version": 3}, **cfg},
+        "case-version.data": {"id": d, "version": 3}, "form-case.data": d, **cfg},
         '{"action":"start","type":"case-action"}.n_clicks')
     assert res.status_code == 200 and rt.redis.xlen(rt.settings.stream) == before + 1
 
@@ -277,7 +279,7 @@ def test_handler_sees_and_works_its_departments_case(world, rt):
 def test_callbacks_without_the_csrf_token_are_refused(world, rt):
     c = world["clients"]["op"]
     before = rt.redis.xlen(rt.settings.stream)
-    cb = [d for d in DEPS if "case-result." in d["output"]][0]
+    cb = [d for d in DEPS if "case-result." in d["output"] and "case-action" in d["inputs"][0]["id"]][0]
     res = c.post("/_dash-update-component", no_csrf=True, json={
         "output": cb["output"], "outputs": _outputs(cb["output"])[0], "changedPropIds": [], "inputs": [],
         "state": []})

@@ -145,3 +145,33 @@ def test_an_oversized_note_from_any_door_is_refused_before_the_stream(rt, client
     with pytest.raises(ActionError):
         cmd.act(uuid.UUID(iid), "assign", expected_version=1, actor="值班员", data={"department": "x" * 65})
     assert rt.redis.xlen(rt.settings.stream) == length
+
+
+def test_the_console_refuses_inputs_filled_for_another_case(rt, client, drain):
+    """The console's action carries the case its inputs were filled for (``form-case``): a
+    request where it is another case than the one acted on writes nothing."""
+    from test_access_matrix import _outputs
+
+    a, b = new_case(client, drain), new_case(client, drain)
+    deps = client.get("/_dash-dependencies").get_json()
+    cb = next(d for d in deps if any("case-action" in i["id"] for i in d["inputs"]))
+    button = [{"id": {"type": "case-action", "action": "accept"}, "property": "n_clicks", "value": 1}]
+
+    def press(form_case):
+        values = {"case-version.data": {"id": b, "version": 1}, "form-case.data": form_case,
+                  "case-note.value": "处置意见", "case-dept.value": None, "case-level.value": None,
+                  "case-handler.value": None, "console-config.data": {"lang": "zh"}}
+        state = [{"id": s["id"], "property": s["property"], "value": values[f"{s['id']}.{s['property']}"]}
+                 for s in cb["state"]]
+        body = {"output": cb["output"], "outputs": _outputs(cb["output"])[0], "inputs": [button],
+                "state": state, "changedPropIds": ['{"action":"accept","type":"case-action"}.n_clicks']}
+        return client.post("/_dash-update-component", json=body)
+
+    length = rt.redis.xlen(rt.settings.stream)
+    res = press(form_case=a)                        # the inputs were filled for case A
+    assert res.status_code == 200 and "另一个事件" in res.get_data(as_text=True)
+    assert rt.redis.xlen(rt.settings.stream) == length                 # nothing appended
+    res = press(form_case=b)                        # B's own inputs: accepted, with its note
+    assert res.status_code == 200 and "已提交" in res.get_data(as_text=True)
+    drain()
+    assert [e["note"] for e in client.get(f"/api/v1/incidents/{b}").get_json()["events"]] == ["", "处置意见"]
