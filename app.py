@@ -88,6 +88,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                assets_path_ignore=["vendor"],  # loaded on demand (hls.js only where a tile needs it)
                title="路桥区全科网格综合指挥平台", update_title=None, serve_locally=True,
                suppress_callback_exceptions=True)
+    # The page's language for screen readers and fonts (assets/griddash_lang.js follows ?lang=).
+    app.index_string = app.index_string.replace("<html>", '<html lang="zh-CN">', 1)
     live = LiveView(rt, min_interval=settings.refresh_ms / 2000,
                     project=wgs84_to_gcj02 if tiles.gcj02 else None)
     services = Services(runtime=rt, live=live,

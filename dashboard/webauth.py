@@ -208,6 +208,10 @@ def _after(resp: Response) -> Response:
         if not ok:
             resp.set_cookie(CSRF_COOKIE, generate_csrf(), samesite="Strict", httponly=False,
                             secure=current_app.config["SESSION_COOKIE_SECURE"], path="/")
+    if g.get("principal") is not None and resp.mimetype in ("text/html", "application/json") \
+            and not request.path.startswith(("/assets/", "/_dash-component-suites/")):
+        # pages and data behind sign-in are not kept: after sign-out, Back shows the sign-in page
+        resp.headers["Cache-Control"] = "no-store"
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     resp.headers.setdefault("Referrer-Policy", "same-origin")

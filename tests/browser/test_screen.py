@@ -322,11 +322,13 @@ def live_server_grid_name(code):
 def test_english_switch(browser, live_server):
     open_screen(browser, live_server.url + "/screen")
     assert "全区" in browser.find_element(By.CSS_SELECTOR, ".sc-title").text
+    assert browser.execute_script("return document.documentElement.lang") == "zh-CN"
     browser.find_element(By.ID, "lang-switch").click()
     WebDriverWait(browser, 10).until(lambda d: "District" in d.find_element(By.CSS_SELECTOR, ".sc-title").text)
     wait_live(browser)
     assert browser.find_element(By.ID, "live-status").text == "LIVE"
     assert "Reports today" in browser.find_element(By.CSS_SELECTOR, ".sc-kpis").text
+    assert browser.execute_script("return document.documentElement.lang") == "en"
     # the English labels fit their places as the Chinese ones do (nothing cut off with "…")
     clipped = browser.execute_script(
         "return Array.from(document.querySelectorAll('.sc-title, .sc-kpi-label, .sc-rank-head span, "

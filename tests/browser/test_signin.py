@@ -14,7 +14,7 @@ import time
 import pytest
 from selenium.webdriver.common.by import By
 
-from liveapp import PASSWORD
+from liveapp import PASSWORD, visit
 from test_screen import ARTIFACTS, WebDriverWait, open_screen, report, wait_live
 
 pytestmark = pytest.mark.browser
@@ -145,9 +145,14 @@ def test_wrong_password_backoff_and_sign_out(browser, live_server):
     WebDriverWait(browser, 15).until(lambda d: "/login" not in d.current_url)
     cookie = browser.get_cookie("griddash_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
-    open_screen(browser, live_server.url + "/screen")
+    visit(browser, live_server.url + "/console")
+    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "logout"))
     browser.find_element(By.ID, "logout").click()
     WebDriverWait(browser, 10).until(lambda d: "/login" in d.current_url)
+    # Back does not show the signed-out console from the browser's cache (Cache-Control: no-store)
+    browser.back()
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "login-username"))
+    assert not browser.find_elements(By.ID, "case-grid")
     browser.get(live_server.url + "/screen")
     assert "/login" in browser.current_url
     time.sleep(0.1)
