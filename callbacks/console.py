@@ -157,9 +157,9 @@ def register(app, services) -> None:
             html.Div(t("detail_timeline", lang), className="sc-detail-sub"),
             html.Ul(timeline, className="sc-timeline", id="case-timeline"),
             *([html.Div(photos)] if photos else []),
-            html.Div(t("detail_cameras", lang), className="sc-detail-sub"),
-            html.Div(className="sc-detail-cams", children=[camera_tile(n.camera, cams, now, tz, lang, small=True)
-                                                         for n in near]),
+            *([html.Div(t("detail_cameras", lang), className="sc-detail-sub"),
+               html.Div(className="sc-detail-cams", children=[camera_tile(n.camera, cams, now, tz, lang, small=True)
+                                                            for n in near])] if near else []),
         ]
         mine = auth.allowed_actions(p, inc)
         buttons = [html.Button(pick(ACTION_NAMES[EVENT_ACTION[e]], lang), className="cn-btn",

@@ -12,7 +12,11 @@ from layouts.common import user_bar
 
 def layout(*, lang: str, towns: dict, categories: dict, departments: dict, town: str | None, principal=None):
     """``towns`` are the towns the principal may see (one for a town's operator)."""
-    can_assign = principal is None or "assign" in ROLE_ACTIONS.get(principal.role, ())
+    may = ROLE_ACTIONS.get(principal.role, frozenset()) if principal is not None else None
+    can_assign = may is None or "assign" in may
+    # only the inputs of the steps this role may take (a handler: start, resolve, return)
+    needs_dept = may is None or bool({"assign", "route"} & may)
+    needs_level = may is None or "escalate" in may
     def opts(pairs):
         return [{"label": label, "value": value} for value, label in pairs]
 
@@ -70,11 +74,15 @@ def layout(*, lang: str, towns: dict, categories: dict, departments: dict, town:
                 html.Div(className="cn-action-area", children=[
                     html.Div(id="case-buttons", className="cn-buttons"),
                     dcc.Input(id="case-note", placeholder=t("note", lang), className="cn-note"),
-                    dcc.Dropdown(id="case-dept", options=dept_opts, placeholder=t("col_department", lang)),
-                    dcc.Input(id="case-handler", placeholder=t("handler", lang), className="cn-note"),
-                    dcc.Dropdown(id="case-level", options=opts((lv, t(f"level_{lv}", lang)) for lv in
-                                                               ("village", "town", "district")),
-                                 placeholder=t("level", lang)),
+                    html.Div(hidden=not needs_dept, id="case-assign-inputs", children=[
+                        dcc.Dropdown(id="case-dept", options=dept_opts, placeholder=t("col_department", lang)),
+                        dcc.Input(id="case-handler", placeholder=t("handler", lang), className="cn-note"),
+                    ]),
+                    html.Div(hidden=not needs_level, id="case-level-input", children=[
+                        dcc.Dropdown(id="case-level", options=opts((lv, t(f"level_{lv}", lang)) for lv in
+                                                                   ("village", "town", "district")),
+                                     placeholder=t("level", lang)),
+                    ]),
                     html.Div(id="case-result", className="cn-msg"),
                 ]),
             ]),

@@ -134,3 +134,24 @@ def test_inputs_belong_to_one_case_and_a_note_to_one_step(browser, live_server):
     events = events_of(live_server, b)
     assert [e["type"] for e in events] == ["reported", "accepted"]
     assert all(e["note"] in ("", None) and "消防救援大队" not in str(e["data"]) for e in events), events
+
+
+def test_a_handler_sees_only_the_controls_it_may_use(browser, live_server):
+    iid = live_server.post_report(report(category="garbage", description="测试：承办部门的案件")).json()["id"]
+    WebDriverWait(browser, 10).until(   # stored (acting through the API needs the stored case)
+        lambda _: live_server.session.get(f"{live_server.url}/api/v1/incidents/{iid}", timeout=5).ok)
+    api = f"{live_server.url}/api/v1/incidents/{iid}/actions"
+    assert live_server.session.post(api, json={"action": "accept", "expected_version": 1}, timeout=10).ok
+    assert live_server.session.post(api, json={"action": "assign", "expected_version": 2,
+                                               "department": "综合行政执法局"}, timeout=10).ok
+    live_server.user("chengguan", "handler", department="综合行政执法局")
+    visit(browser, live_server.url + "/console", username="chengguan")
+    open_case(browser, iid, "测试：承办部门的案件")
+    WebDriverWait(browser, 10).until(lambda d: [b.text for b in d.find_elements(By.CSS_SELECTOR, "#case-buttons button")]
+                                     == ["退回", "开始办理", "办结"])
+    # no department, handler, level or bulk assign: a handler may only start, resolve and return
+    for el_id in ("case-assign-inputs", "case-level-input"):
+        assert not browser.find_element(By.ID, el_id).is_displayed(), el_id
+    assert not browser.find_element(By.CSS_SELECTOR, ".cn-bulk").is_displayed()
+    assert browser.find_element(By.ID, "case-note").is_displayed()
+    assert "附近监控" not in browser.find_element(By.ID, "case-detail").text   # no cameras, no empty heading
