@@ -33,6 +33,29 @@ def _span(td, lang):
         (f"{h}小时{m}分" if lang != "en" else f"{h}h {m}m")
 
 
+FIELD_TEXT = {"note": "note", "department": "col_department", "level": "level", "handler": "handler"}
+
+
+def action_error_text(exc: ActionError, action: str, lang: str) -> str:
+    """A refused action in the page's language (the API answers in English, for programs)."""
+    act = pick(ACTION_NAMES.get(action, (action, action)), lang)
+    field = exc.extra.get("field")
+    if exc.http_status == 404:
+        return t("err_not_found", lang)
+    if exc.http_status == 409 and "version" in exc.extra:
+        if "changed meanwhile" in exc.message:
+            return t("err_stale", lang).format(version=exc.extra["version"])
+        allowed = "、".join(pick(ACTION_NAMES[a], lang) for a in exc.extra.get("allowed") or [] if a in ACTION_NAMES)
+        return t("err_illegal", lang).format(status=pick(STATUS_NAMES.get(exc.extra["status"], ("?", "?")), lang),
+                                             action=act, allowed=allowed or "–")
+    if field in FIELD_TEXT:
+        name = t(FIELD_TEXT[field], lang)
+        if "at most" in exc.message:
+            return t("err_too_long", lang).format(field=name)
+        return t("err_missing", lang).format(action=act, field=name)
+    return exc.message
+
+
 def register(app, services) -> None:
     rt, cams = services.runtime, services.cameras
     tz = ZoneInfo(rt.settings.timezone)
@@ -210,7 +233,7 @@ def register(app, services) -> None:
             res = commands().act(iid, trig["action"], expected_version=case["version"],
                                  actor=p.label, note=(note or "").strip(), data=data)
         except ActionError as exc:
-            return html.Span(exc.message, className="cn-error"), no_update
+            return html.Span(action_error_text(exc, trig["action"], lang), className="cn-error"), no_update
         # a note is said once: the next step starts without it
         return f"{t('done_ok', lang)}: {pick(ACTION_NAMES[res.action], lang)} (v{res.version})", ""
 

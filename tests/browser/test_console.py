@@ -91,7 +91,7 @@ def test_a_stale_page_gets_a_conflict_not_a_double_step(browser, live_server):
     assert other.status_code == 202
     button = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#case-buttons button") if b.text == "受理")
     button.click()
-    WebDriverWait(browser, 10).until(lambda d: "changed meanwhile" in d.find_element(By.ID, "case-result").text)
+    WebDriverWait(browser, 10).until(lambda d: "已被他人更新" in d.find_element(By.ID, "case-result").text)
 
 
 def events_of(live_server, iid):
@@ -130,7 +130,7 @@ def test_inputs_belong_to_one_case_and_a_note_to_one_step(browser, live_server):
     WebDriverWait(browser, 10).until(   # without a department of its own: refused, A's is not used
         lambda d: next((x for x in d.find_elements(By.CSS_SELECTOR, "#case-buttons button") if x.text == "交办"),
                        None)).click()
-    WebDriverWait(browser, 10).until(lambda d: "department" in d.find_element(By.ID, "case-result").text)
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "case-result").text == "交办需要填写承办部门")
     events = events_of(live_server, b)
     assert [e["type"] for e in events] == ["reported", "accepted"]
     assert all(e["note"] in ("", None) and "消防救援大队" not in str(e["data"]) for e in events), events
