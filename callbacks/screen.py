@@ -32,6 +32,7 @@ from dashboard.i18n import EVENT_NAMES, lang_of, pick, t
 from dashboard.kpis import PERIODS
 from dashboard.schemas import is_own_photo_url
 from dashboard.webauth import require_principal
+from callbacks.cameras import short_name  # one caption rule for the wall and the panels
 from layouts import console as console_layout
 from layouts import leaders as leaders_layout
 from layouts import screen as screen_layout
@@ -488,8 +489,8 @@ def timeline_items(events: list[dict], tz, lang: str) -> list:
 def camera_tile(cam, cams, now: datetime, tz, lang: str, small: bool = False):
     """One tile of the wall: a refreshed snapshot for most kinds, so the browser's per-host
     connection limit is never reached; HLS and embedded players only where configured."""
-    # The frame shows the full name; the caption drops the town, which the screen already says.
-    name = html.Div(_short_camera_name(cam), className="sc-cam-name", title=cam.name)
+    # The frame shows the full name; the caption is the wall's (spot first, without the town).
+    name = html.Div(short_name(cam.name), className="sc-cam-name", title=cam.name)
     if not cams.is_online(cam, now):
         seen = cams.last_seen(cam, now)
         seen_txt = seen.astimezone(tz).strftime("%m-%d %H:%M") if seen else "–"
@@ -511,11 +512,3 @@ def camera_tile(cam, cams, now: datetime, tz, lang: str, small: bool = False):
     else:  # embed
         media = html.Iframe(src=cam.url, className="sc-cam-img", **{"data-embed": "1"})
     return html.Div(className="sc-cam", **{"data-camera": cam.id}, children=[media, name])
-
-
-def _short_camera_name(cam) -> str:
-    for suffix in ("街道", "镇", "工业城", "新区"):
-        i = cam.name.find(suffix)
-        if 0 < i <= 6:
-            return cam.name[i + len(suffix):].strip() or cam.name
-    return cam.name

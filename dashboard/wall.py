@@ -23,8 +23,6 @@ An *alarm* is a red case that waits for acceptance, judged against the case's la
 """
 from __future__ import annotations
 
-from datetime import datetime
-
 FILL_RANK = {"r": 3, "y": 2, "g": 1}
 WAITING = "reported"  # the status of a case that waits for acceptance (受理)
 
@@ -45,12 +43,6 @@ def is_alarm(row: dict) -> bool:
     return row["urgency"] == "red" and row["status"] == WAITING
 
 
-def is_pinned(row: dict, lateness: str | None) -> bool:
-    """Drawn as its own marker above the clusters (never hidden in one), and pinned at the top
-    of the ticker: the red cases that fill their grid red."""
-    return case_signal(row, lateness) == "r"
-
-
 def grid_fill(signals: dict[str, str], grid: str, signal: str) -> None:
     """Fold one case's signal into ``signals`` (grid code -> fill): the strongest wins."""
     have = signals.get(grid)
@@ -61,7 +53,3 @@ def grid_fill(signals: dict[str, str], grid: str, signal: str) -> None:
 def alarm_order(rows: list[dict]) -> list[dict]:
     """Alarms, most urgent first: overdue before in time, then the longest waiting first."""
     return sorted(rows, key=lambda r: (not r.get("overdue"), r["reported_at"]))
-
-
-def age_seconds(reported_at: datetime, now: datetime) -> float:
-    return (now - reported_at).total_seconds()
