@@ -176,6 +176,20 @@ class SlaPolicy:
         r = self.rule(category, base_urgency)
         return Deadlines(reported_at + r.accept, reported_at + r.close)
 
+    def windows(self, category_codes, urgencies=("red", "yellow", "green")) -> dict:
+        """(category, base urgency) -> (accept hours, close hours) for every pair, and
+        ("*", "*") for anything else: the table in the form a SQL query can sort by
+        (``dashboard.store.Store.case_page``)."""
+        out = {("*", "*"): self._hours(self.rule("*", "*"))}
+        for c in category_codes:
+            for u in urgencies:
+                out[(c, u)] = self._hours(self.rule(c, u))
+        return out
+
+    @staticmethod
+    def _hours(r: Rule) -> tuple[float, float]:
+        return r.accept.total_seconds() / 3600, r.close.total_seconds() / 3600
+
     # ------------------------------------------------------------------ the clock
     def pending(self, case: dict) -> tuple[str, datetime, timedelta] | None:
         """The deadline the case waits for now: ("accept"|"close", when, window), or None."""

@@ -11,15 +11,46 @@ incident both see each other's events before folding.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
 from sqlalchemy import (JSON, BigInteger, DateTime, Float, Index, Integer, String, Text,
-                        TypeDecorator, Uuid, create_engine, event, func, select, text)
+                        TypeDecorator, Uuid, and_, case, cast, create_engine, event, func, literal,
+                        or_, select, text)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from .domain import OPEN_STATUSES, TRANSITIONS, Event, IncidentState, fold
+from .domain import OPEN_STATUSES, STATUS_NAMES, TRANSITIONS, URGENCY_RANK, Event, IncidentState, fold
+
+# The console's list: sortable keys and the columns behind the plain ones (urgency, status and
+# due are ranked: urgency by rank, status in the loop's order, due by the deadline's time).
+CASE_SORT_KEYS = {"reported": "reported_at", "town": "town_code", "grid": "grid_code",
+                  "category": "category", "department": "department", "id": "id",
+                  "urgency": None, "status": None, "due": None}
+STATUS_ORDER = tuple(STATUS_NAMES)
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """What the console's list asks for. ``town``, ``department`` and ``submitted_by`` are also
+    how a principal's scope is applied (``dashboard.auth.case_filter``). ``text`` matches the
+    description or the reporter (case-insensitive, anywhere), a grid whose name matched
+    (``text_grid_codes``, looked up by the caller in the geography), or a prefix of the case
+    id. ``until``/``after`` bound the report time: the list holds still at ``until`` while
+    the cases reported after it are counted for the "n new" bar."""
+    town: str | None = None
+    categories: tuple[str, ...] = ()
+    urgencies: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    grid_codes: tuple[str, ...] | None = None
+    department: str | None = None
+    submitted_by: str | None = None
+    text: str = ""
+    text_grid_codes: tuple[str, ...] = ()
+    overdue: bool = False
+    until: datetime | None = None
+    after: datetime | None = None
 
 
 class UTCDateTime(TypeDecorator):
@@ -352,34 +383,119 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    def list_cases(self, *, town: str | None = None, categories: list[str] | None = None,
-                   urgencies: list[str] | None = None, statuses: list[str] | None = None,
-                   grid: str | None = None, department: str | None = None,
-                   submitted_by: str | None = None, limit: int = 2000) -> list[dict]:
-        """Cases for the operator console, newest first, filtered in SQL. ``town``,
-        ``department`` and ``submitted_by`` are also how a principal's scope is applied
-        (``dashboard.auth.case_filter``)."""
+    # ------------------------------------------------------------------ the console's list
+    def _case_conditions(self, q: "CaseQuery", windows, now: datetime | None) -> list:
         t = IncidentRow.__table__
-        q = select(t.c.id, t.c.reported_at, t.c.town_code, t.c.grid_code, t.c.category, t.c.description,
-                   t.c.base_urgency, t.c.urgency, t.c.status, t.c.level, t.c.department, t.c.accepted_at,
-                   t.c.closed_at, t.c.version, t.c.submitted_by)
-        if town:
-            q = q.where(t.c.town_code == town)
-        if categories:
-            q = q.where(t.c.category.in_(categories))
-        if urgencies:
-            q = q.where(t.c.urgency.in_(urgencies))
-        if statuses:
-            q = q.where(t.c.status.in_(statuses))
-        if grid:
-            q = q.where(t.c.grid_code == grid)
-        if department:
-            q = q.where(t.c.department == department)
-        if submitted_by:
-            q = q.where(t.c.submitted_by == submitted_by)
-        q = q.order_by(t.c.reported_at.desc()).limit(limit)
+        cond = []
+        if q.town:
+            cond.append(t.c.town_code == q.town)
+        if q.categories:
+            cond.append(t.c.category.in_(q.categories))
+        if q.urgencies:
+            cond.append(t.c.urgency.in_(q.urgencies))
+        if q.statuses:
+            cond.append(t.c.status.in_(q.statuses))
+        if q.grid_codes is not None:
+            cond.append(t.c.grid_code.in_(q.grid_codes))
+        if q.department:
+            cond.append(t.c.department == q.department)
+        if q.submitted_by:
+            cond.append(t.c.submitted_by == q.submitted_by)
+        if q.until is not None:
+            cond.append(t.c.reported_at <= q.until)
+        if q.after is not None:
+            cond.append(t.c.reported_at > q.after)
+        if q.text:
+            words = [
+                t.c.description.icontains(q.text, autoescape=True),
+                t.c.reporter.icontains(q.text, autoescape=True),
+            ]
+            if q.text_grid_codes:
+                words.append(t.c.grid_code.in_(q.text_grid_codes))
+            hexed = q.text.lower().replace("-", "")
+            if len(hexed) >= 4 and all(ch in "0123456789abcdef" for ch in hexed):
+                # the case id, by a prefix of its hex digits (the console shows the first 8)
+                words.append(func.replace(cast(t.c.id, String), "-", "").startswith(hexed, autoescape=True))
+            cond.append(or_(*words))
+        if q.overdue:
+            if now is None or windows is None:
+                raise ValueError("overdue needs now and windows")
+            cond.append(t.c.status.in_(OPEN_STATUSES))  # a closed case waits for nothing
+            cond.append(self._due_hours(windows) < self._epoch_hours(literal(now, UTCDateTime)))
+        return cond
+
+    def _epoch_hours(self, col):
+        """Hours since 1970 of a datetime column or value, on either backend."""
+        if self.engine.dialect.name == "sqlite":
+            return (func.julianday(col) - 2440587.5) * 24.0
+        return func.extract("epoch", col) / 3600.0
+
+    def _due_hours(self, windows):
+        """The deadline an open case waits for, in hours since 1970: reported_at + its accept
+        window while not accepted, + its close window after. ``windows`` maps (category,
+        base urgency) to (accept hours, close hours), with ("*", "*") the default; it comes
+        from the SLA table (``dashboard.sla.SlaPolicy.windows``), the one place of the rule."""
+        t = IncidentRow.__table__
+        default = windows[("*", "*")]
+
+        def hours(i):
+            whens = [(and_(t.c.category == c, t.c.base_urgency == u), w[i])
+                     for (c, u), w in windows.items() if (c, u) != ("*", "*")]
+            return case(*whens, else_=default[i]) if whens else literal(default[i])
+
+        window = case((t.c.accepted_at.is_(None), hours(0)), else_=hours(1))
+        return self._epoch_hours(t.c.reported_at) + window
+
+    def case_page(self, q: "CaseQuery", *, sort: Sequence[tuple[str, bool]] = (), offset: int = 0,
+                  limit: int = 100, windows=None, now: datetime | None = None) -> tuple[list[dict], int]:
+        """One page of the console's list and the number of cases matching ``q``, both in
+        SQL. ``sort``: (key, descending) pairs, keys from ``CASE_SORT_KEYS``; the newest
+        report first is the tie-break, then the id, so a page never repeats or skips a row."""
+        t = IncidentRow.__table__
+        cond = self._case_conditions(q, windows, now)
+        order = []
+        for key, desc in sort:
+            if key == "urgency":
+                expr = case(*[(t.c.urgency == u, r) for u, r in URGENCY_RANK.items()], else_=0)
+            elif key == "due":
+                if windows is None:
+                    raise ValueError("sorting by deadline needs windows")
+                open_ = t.c.status.in_(OPEN_STATUSES)
+                # closed cases wait for no deadline: after every open one, whichever direction
+                order.append(case((open_, 0), else_=1))
+                expr = self._due_hours(windows)
+            elif key == "status":
+                expr = case(*[(t.c.status == s, i) for i, s in enumerate(STATUS_ORDER)], else_=len(STATUS_ORDER))
+            elif key in CASE_SORT_KEYS:
+                expr = t.c[CASE_SORT_KEYS[key]]
+            else:
+                raise ValueError(f"cannot sort by {key!r}; one of {', '.join(CASE_SORT_KEYS)}")
+            order.append(expr.desc() if desc else expr.asc())
+        order += [t.c.reported_at.desc(), t.c.id.desc()]
+        rows_q = (select(t.c.id, t.c.reported_at, t.c.town_code, t.c.grid_code, t.c.category, t.c.description,
+                         t.c.reporter, t.c.base_urgency, t.c.urgency, t.c.status, t.c.level, t.c.department,
+                         t.c.accepted_at, t.c.closed_at, t.c.version, t.c.submitted_by)
+                  .where(*cond).order_by(*order).offset(max(0, offset)).limit(max(0, limit)))
+        count_q = select(func.count()).select_from(t).where(*cond)
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
+            rows = [dict(r) for r in conn.execute(rows_q).mappings()]
+            total = conn.execute(count_q).scalar_one()
+        return rows, total
+
+    def count_cases(self, q: "CaseQuery", *, windows=None, now: datetime | None = None) -> int:
+        t = IncidentRow.__table__
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(t)
+                                .where(*self._case_conditions(q, windows, now))).scalar_one()
+
+    def newest_cases(self, q: "CaseQuery", limit: int = 5) -> list[dict]:
+        """The newest cases matching ``q`` (id, reported_at, category, grid_code, urgency)."""
+        t = IncidentRow.__table__
+        rows_q = (select(t.c.id, t.c.reported_at, t.c.category, t.c.grid_code, t.c.urgency, t.c.description)
+                  .where(*self._case_conditions(q, None, None))
+                  .order_by(t.c.reported_at.desc(), t.c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(rows_q).mappings()]
 
     def open_cases_for_sla(self) -> list[dict]:
         """What the SLA clock needs of every open case."""
