@@ -106,7 +106,9 @@ def register(app, services) -> None:
             towns = {c: r for c, r in geo.towns.items() if auth.town_scope(p) in (None, c)}
             town = q.get("town") if q.get("town") in towns else auth.town_scope(p)
             return console_layout.layout(lang=lang, towns=towns, categories=cats,
-                                         departments=departments(), town=town, principal=p)
+                                         departments=departments(), town=town, principal=p,
+                                         query=console_layout.list_query({"town": town}),
+                                         sound=q.get("sound") == "1")
         if parts == ["leaders"]:
             return leaders_layout.layout(principal=p, lang=lang, query=q, services=services)
         if parts in ([], ["screen"]):

@@ -118,6 +118,29 @@ TEXT = {
     "form_other_case": ("输入内容属于另一个事件，未提交；请核对后重试", "These inputs were filled for another case; nothing was done. Check them and retry."),
     "assigned_n": ("已交办 {n} 件", "{n} assigned"),
     "conflicts_n": ("{n} 件冲突未交办", "{n} refused"),
+    "col_id": ("编号", "Case no."),
+    "search": ("搜索编号、描述、网格、上报人", "Search no., description, grid, reporter"),
+    "total_n": ("共 {n} 件", "{n} cases"),
+    "new_n": ("{n} 条新事件，点击插入", "{n} new cases: click to show"),
+    "alarm_console": ("红色事件待受理 {n} 件", "{n} red cases waiting for acceptance"),
+    "confirm_q": ("确认{action}？此步骤不可撤回。", "{action}: are you sure? This step cannot be undone."),
+    "confirm_yes": ("确认", "Confirm"),
+    "confirm_no": ("取消", "Cancel"),
+    "bulk_routing": ("按流转表交办", "By the routing table"),
+    "proposed": ("按流转表建议", "proposed by the routing table"),
+    "shortcut": ("快捷键", "shortcut"),
+    "no_rows": ("没有符合条件的事件", "No cases match"),
+    "minutes_ago": ("{n} 分钟前", "{n} min ago"),
+}
+
+# The texts of Dash's dropdowns (dcc.Dropdown ``labels``), per language.
+DROPDOWN_LABELS = {
+    "zh": {"select_all": "全选", "deselect_all": "全不选", "selected_count": "已选 {num_selected} 项",
+           "search": "搜索", "clear_search": "清除搜索", "clear_selection": "清除选择",
+           "no_options_found": "无匹配选项"},
+    "en": {"select_all": "Select all", "deselect_all": "Deselect all", "selected_count": "{num_selected} selected",
+           "search": "Search", "clear_search": "Clear search", "clear_selection": "Clear selection",
+           "no_options_found": "No options found"},
 }
 
 ACTION_NAMES = {

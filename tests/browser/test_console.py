@@ -6,20 +6,34 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from dashboard.routing import propose
 from liveapp import visit
 from test_screen import ARTIFACTS, WebDriverWait, open_screen, report
 
 pytestmark = pytest.mark.browser
 
 
-def click_action(driver, label):
-    def press(d):
-        button = next((b for b in d.find_elements(By.CSS_SELECTOR, "#case-buttons button") if b.text == label), None)
+def buttons(driver):
+    """The names of the case's step buttons (each also shows its key)."""
+    return [b.text for b in driver.find_elements(By.CSS_SELECTOR, "#case-buttons button .cn-act")]
+
+
+def press(driver, label):
+    def go(d):
+        button = next((b for b in d.find_elements(By.CSS_SELECTOR, "#case-buttons button")
+                       if b.find_element(By.CSS_SELECTOR, ".cn-act").text == label), None)
         if button is None:
             return False
         button.click()  # a re-render in between raises StaleElement: the wait tries again
         return True
-    WebDriverWait(driver, 10).until(press)
+    WebDriverWait(driver, 10).until(go)
+
+
+def click_action(driver, label, confirm=False):
+    press(driver, label)
+    if confirm:  # 反馈结案 and 退回 ask first
+        WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "case-confirm").is_displayed())
+        driver.find_element(By.ID, "case-confirm-yes").click()
     WebDriverWait(driver, 10).until(lambda d: "已提交" in d.find_element(By.ID, "case-result").text
                                     and label in d.find_element(By.ID, "case-result").text)
 
@@ -51,8 +65,7 @@ def test_operator_accepts_assigns_and_closes_a_case(browser, live_server):
         lambda d: d.find_element(By.CSS_SELECTOR, f'.ag-row[row-id="{iid}"] [col-id="description"]'))
     row.click()
     WebDriverWait(browser, 10).until(lambda d: "测试：楼道私拉电线" in d.find_element(By.ID, "case-detail").text)
-    assert [b.text for b in browser.find_elements(By.CSS_SELECTOR, "#case-buttons button")] == \
-        ["受理", "督办", "上报上级"]                      # only what the status allows
+    assert buttons(browser) == ["受理", "督办", "上报上级"]                      # only what the status allows
     assert "受理时限" in browser.find_element(By.ID, "case-sla").text
     # The case's map: its grid and the case itself.
     WebDriverWait(browser, 5).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#case-map path")) >= 2)
@@ -64,12 +77,13 @@ def test_operator_accepts_assigns_and_closes_a_case(browser, live_server):
     choose(browser, "case-dept", "消防救援大队")
     click_action(browser, "交办")
     WebDriverWait(browser, 10).until(lambda d: "交办" in timeline(d))
+    browser.find_element(By.ID, "case-note").send_keys("已拆除私拉电线")   # 办结 needs its result
     click_action(browser, "办结")
     WebDriverWait(browser, 10).until(lambda d: "办结" in timeline(d))
-    click_action(browser, "反馈结案")
+    click_action(browser, "反馈结案", confirm=True)
     WebDriverWait(browser, 10).until(lambda d: timeline(d) == ["上报", "受理", "交办", "办结", "反馈结案"])
     assert "消防救援大队" in browser.find_element(By.ID, "case-timeline").text
-    assert [b.text for b in browser.find_elements(By.CSS_SELECTOR, "#case-buttons button")] == ["重新办理"]
+    assert buttons(browser) == ["重新办理"]
 
     # The big screen follows: no open red case, no red grid.
     open_screen(browser, live_server.url + "/screen")
@@ -89,14 +103,16 @@ def test_a_stale_page_gets_a_conflict_not_a_double_step(browser, live_server):
     other = live_server.session.post(f"{live_server.url}/api/v1/incidents/{iid}/actions",
                           json={"action": "accept", "expected_version": 1, "actor": "另一值班员"}, timeout=10)
     assert other.status_code == 202
-    button = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#case-buttons button") if b.text == "受理")
-    button.click()
+    press(browser, "受理")
     WebDriverWait(browser, 10).until(lambda d: "已被他人更新" in d.find_element(By.ID, "case-result").text)
 
 
+def case_of(live_server, iid):
+    return live_server.session.get(f"{live_server.url}/api/v1/incidents/{iid}", timeout=10).json()
+
+
 def events_of(live_server, iid):
-    case = live_server.session.get(f"{live_server.url}/api/v1/incidents/{iid}", timeout=10).json()
-    return case["events"]
+    return case_of(live_server, iid)["events"]
 
 
 def open_case(driver, iid, text):
@@ -119,21 +135,23 @@ def test_inputs_belong_to_one_case_and_a_note_to_one_step(browser, live_server):
     WebDriverWait(browser, 10).until(lambda d: "交办" in timeline(d))
     steps = {e["type"]: e for e in events_of(live_server, a)}
     assert steps["accepted"]["note"] == "甲案的处置意见" and steps["assigned"]["note"] == ""
-    # case B opened: the inputs and the last confirmation are reset
+    # case B opened: the inputs and the last confirmation are reset; its department is the
+    # routing table's proposal for B, not what was chosen for A
     choose(browser, "case-dept", "消防救援大队")       # chosen for A's next step, then B is opened
     browser.find_element(By.ID, "case-note").send_keys("只给甲案")
     open_case(browser, b, "测试：乙案")
     WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "case-note").get_attribute("value") == "")
-    assert "消防救援大队" not in browser.find_element(By.ID, "case-dept").text
+    proposal_b = propose("garbage", case_of(live_server, b)["town_code"])
+    assert proposal_b != "消防救援大队"
+    WebDriverWait(browser, 10).until(lambda d: proposal_b in d.find_element(By.ID, "case-dept").text)
     assert browser.find_element(By.ID, "case-result").text == ""
     click_action(browser, "受理")
-    WebDriverWait(browser, 10).until(   # without a department of its own: refused, A's is not used
-        lambda d: next((x for x in d.find_elements(By.CSS_SELECTOR, "#case-buttons button") if x.text == "交办"),
-                       None)).click()
-    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "case-result").text == "交办需要填写承办部门")
+    click_action(browser, "交办")
+    WebDriverWait(browser, 10).until(lambda d: "交办" in timeline(d))
     events = events_of(live_server, b)
-    assert [e["type"] for e in events] == ["reported", "accepted"]
-    assert all(e["note"] in ("", None) and "消防救援大队" not in str(e["data"]) for e in events), events
+    assert [e["type"] for e in events] == ["reported", "accepted", "assigned"]
+    assert all(e["note"] in ("", None) for e in events[1:]), events
+    assert events[2]["data"]["department"] == proposal_b
 
 
 def test_a_handler_sees_only_the_controls_it_may_use(browser, live_server):
@@ -147,8 +165,7 @@ def test_a_handler_sees_only_the_controls_it_may_use(browser, live_server):
     live_server.user("chengguan", "handler", department="综合行政执法局")
     visit(browser, live_server.url + "/console", username="chengguan")
     open_case(browser, iid, "测试：承办部门的案件")
-    WebDriverWait(browser, 10).until(lambda d: [b.text for b in d.find_elements(By.CSS_SELECTOR, "#case-buttons button")]
-                                     == ["退回", "开始办理", "办结"])
+    WebDriverWait(browser, 10).until(lambda d: buttons(d) == ["退回", "开始办理", "办结"])
     # no department, handler, level or bulk assign: a handler may only start, resolve and return
     for el_id in ("case-assign-inputs", "case-level-input"):
         assert not browser.find_element(By.ID, el_id).is_displayed(), el_id

@@ -1,0 +1,94 @@
+/* The operator console in the browser: reloading the list (it holds still otherwise), the red
+   alarm's optional sound (?sound=1), and the keyboard: Tab enters the list at the first case,
+   Enter opens the focused case, a step's key (shown on its button) presses it. */
+(function () {
+    "use strict";
+
+    function gridApi() {
+        try { return window.dash_ag_grid.getApi("case-grid"); } catch (e) { return null; }
+    }
+
+    function beep() {
+        try {
+            const Ctx = window.AudioContext || window.webkitAudioContext;
+            const ctx = new Ctx();
+            [0, 0.35].forEach(function (start) {
+                const o = ctx.createOscillator(), g = ctx.createGain();
+                o.frequency.value = 880; o.connect(g); g.connect(ctx.destination);
+                g.gain.setValueAtTime(0.25, ctx.currentTime + start);
+                g.gain.exponentialRampToValueAtTime(0.001, ctx.currentTime + start + 0.3);
+                o.start(ctx.currentTime + start); o.stop(ctx.currentTime + start + 0.3);
+            });
+        } catch (e) { /* no audio device: the alarm still shows */ }
+    }
+
+    let lastAlarmIds = null;
+
+    window.dash_clientside = Object.assign({}, window.dash_clientside, {
+        console: {
+            /* A new snapshot (filters, or the "n new" bar) starts the list again from the top;
+               one's own step reloads the rows in place (same snapshot: nothing new moves in). */
+            reloadList: function (query, refresh) {
+                const api = gridApi();
+                if (!api) { return window.dash_clientside.no_update; }
+                const trig = (window.dash_clientside.callback_context.triggered || [])
+                    .map(function (t) { return t.prop_id; });
+                if (trig.indexOf("list-query.data") >= 0) {
+                    api.purgeInfiniteCache();
+                    api.ensureIndexVisible(0, "top");
+                } else {
+                    api.refreshInfiniteCache();
+                }
+                return window.dash_clientside.no_update;
+            },
+            alarmSound: function (ids, cfg) {
+                ids = ids || [];
+                if (lastAlarmIds !== null && cfg && cfg.sound) {
+                    if (ids.some(function (i) { return lastAlarmIds.indexOf(i) < 0; })) { beep(); }
+                }
+                lastAlarmIds = ids;
+                return window.dash_clientside.no_update;
+            }
+        }
+    });
+
+    window.dashAgGridFunctions = Object.assign({}, window.dashAgGridFunctions, {
+        /* Tab into the list: the first case's first cell, not a column header. */
+        focusFirstCase: function (params) {
+            if (params.api.getDisplayedRowCount() === 0 || !params.api.getDisplayedRowAtIndex(0)
+                || !params.api.getDisplayedRowAtIndex(0).data) {
+                return false;
+            }
+            const cols = params.api.getAllDisplayedColumns();
+            params.api.ensureIndexVisible(0);
+            params.api.setFocusedCell(0, cols[0]);
+            return true;
+        }
+    });
+
+    function typing(el) {
+        if (!el) { return false; }
+        const tag = el.tagName;
+        return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable;
+    }
+
+    document.addEventListener("keydown", function (e) {
+        const cell = e.target && e.target.closest && e.target.closest("#case-grid .ag-cell");
+        if (e.key === "Enter" && cell) {
+            /* Enter on a case opens it (as a click would); focus goes to its first step */
+            e.preventDefault();
+            cell.click();
+            return;
+        }
+        if (e.altKey || e.ctrlKey || e.metaKey || typing(e.target) || e.key.length !== 1) { return; }
+        const key = e.key.toUpperCase();
+        const button = document.querySelector('#case-buttons button[data-key="' + key + '"]');
+        if (button) {
+            e.preventDefault();
+            button.click();
+        } else if (e.key === "Escape") {
+            const no = document.getElementById("case-confirm-no");
+            if (no && no.offsetParent) { no.click(); }
+        }
+    });
+})();
