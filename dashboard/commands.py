@@ -29,9 +29,12 @@ ACTIONS = {
     "supervise": "supervised", "escalate": "escalated",
 }
 EVENT_TO_ACTION = {v: k for k, v in ACTIONS.items()}
-# Fields each action requires in its body (besides expected_version and actor).
-REQUIRED = {"route": ("department",), "assign": ("department",), "return": ("note",),
-            "supervise": ("note",)}
+# Fields each action requires in its body (besides expected_version and actor): a name is
+# required; a tuple of names needs at least one of them. 流转 (route) moves a case to another
+# department or up to a level, and says why; 办结 (resolve) says what was done.
+REQUIRED = {"route": (("department", "level"), "note"), "assign": ("department",),
+            "resolve": ("note",), "return": ("note",), "supervise": ("note",)}
+LEVEL_ACTIONS = ("escalate", "route")  # the actions that may name a level (domain.LEVELS)
 MAX_NOTE, MAX_FIELD = 2000, 64  # what the stream's schema accepts (dashboard/schemas.py EventIn)
 HEAD_TTL_S = 90 * 86400  # heads of closed cases expire; they are reloaded from the database
 
@@ -84,6 +87,27 @@ def seed_head(pipe_or_redis, incident_id: uuid.UUID) -> None:
     pipe_or_redis.expire(head_key(incident_id), HEAD_TTL_S)
 
 
+def required_groups(action: str) -> list[tuple[str, ...]]:
+    """REQUIRED for ``action`` as groups of names: each group needs at least one of its names."""
+    return [need if isinstance(need, tuple) else (need,) for need in REQUIRED.get(action, ())]
+
+
+def check_fields(action: str, note: str, data: dict) -> None:
+    """The body's fields for ``action``: texts the stream's schema accepts, the REQUIRED ones
+    given, a level one of domain.LEVELS. Raises ActionError (422, naming the field)."""
+    if not isinstance(note, str) or len(note) > MAX_NOTE:
+        raise ActionError(422, f"note: text of at most {MAX_NOTE} characters", field="note")
+    for name, value in data.items():
+        if not isinstance(value, str) or len(value) > MAX_FIELD:
+            raise ActionError(422, f"{name}: text of at most {MAX_FIELD} characters", field=name)
+    for names in required_groups(action):
+        values = [note if name == "note" else data.get(name) for name in names]
+        if not any(isinstance(v, str) and v.strip() for v in values):
+            raise ActionError(422, f"{action} needs {' or '.join(names)}", field=names[0])
+    if action in LEVEL_ACTIONS and data.get("level") is not None and data["level"] not in LEVELS:
+        raise ActionError(422, f"level must be one of {', '.join(LEVELS)}", field="level")
+
+
 class Commands:
     def __init__(self, r: redis.Redis, store, stream: str):
         self.r = r
@@ -110,23 +134,17 @@ class Commands:
             raise ActionError(422, f"unknown action {action!r}; one of {', '.join(ACTIONS)}",
                               field="action")
         data = dict(data or {})
-        if not isinstance(note, str) or len(note) > MAX_NOTE:
-            raise ActionError(422, f"note: text of at most {MAX_NOTE} characters", field="note")
-        for name, value in data.items():
-            if not isinstance(value, str) or len(value) > MAX_FIELD:
-                raise ActionError(422, f"{name}: text of at most {MAX_FIELD} characters", field=name)
-        for name in REQUIRED.get(action, ()):
-            value = note if name == "note" else data.get(name)
-            if not isinstance(value, str) or not value.strip():
-                raise ActionError(422, f"{action} needs {name}", field=name)
-        if action == "escalate" and data.get("level") is not None and data["level"] not in LEVELS:
-            raise ActionError(422, f"level must be one of {', '.join(LEVELS)}", field="level")
+        check_fields(action, note, data)
         ev = Event(id=uuid.uuid4(), incident_id=incident_id, type=ACTIONS[action],
                    at=at or datetime.now(timezone.utc), actor=actor, note=note, data=data)
         self.ensure_head(incident_id)
         return self.append(ev, expected_version)
 
     def _args(self, ev: Event, expected_version: int) -> tuple[list, list]:
+        """The append script's keys and arguments; every path (``act``, ``append``, the
+        pipelined ones) checks the event's fields here, so a prepared event (the SLA clock's,
+        the simulator's) meets the same REQUIRED fields as an operator's action."""
+        check_fields(EVENT_TO_ACTION.get(ev.type, ev.type), ev.note, ev.data)
         sources, target = TRANSITIONS[ev.type]
         return ([head_key(ev.incident_id), self.stream],
                 [str(expected_version), encode_event(ev)["e"], target or "",
@@ -134,7 +152,7 @@ class Commands:
 
     def append(self, ev: Event, expected_version: int) -> ActionResult:
         """Append a prepared lifecycle event if the case is still at ``expected_version`` and
-        its status allows it. Raises ActionError (409) otherwise."""
+        its status allows it. Raises ActionError (409) otherwise, 422 for its fields."""
         keys, args = self._args(ev, expected_version)
         res = self._append(keys=keys, args=args)
         outcome = res[0].decode()

@@ -231,11 +231,12 @@ def fold(events: Iterable[Event]) -> IncidentState | None:
     """Rebuild an incident from its events.
 
     Statuses follow the stream order (the case head enforced it when the events were
-    appended); levels follow event time: ``level`` replays the applied escalations sorted by
-    their ``at``, and ``resolved_level`` is the level reached by the applied escalations at or
-    before the resolution's ``at``, wherever they stand in the stream (an escalation stored
+    appended); levels follow event time: ``level`` replays the applied level changes sorted by
+    their ``at``, and ``resolved_level`` is the level reached by the applied level changes at
+    or before the resolution's ``at``, wherever they stand in the stream (an escalation stored
     late, with a time after the resolution, does not change the level the case was resolved
-    at).
+    at). Level changes are the escalations and the routes (流转) that name a ``level``; a route
+    to a level counts like an escalation to that level, in its time (``_level_after``).
 
     Returns ``None`` while the "reported" event is not among them (an action can reach the
     database before its report when several persisters work in parallel; the incident appears
@@ -255,14 +256,14 @@ def fold(events: Iterable[Event]) -> IncidentState | None:
         source=d.get("source", "api"), submitted_by=d.get("submitted_by"),
         status=None,  # type: ignore[arg-type]
     )
-    escalations: list[Event] = []
+    escalations: list[Event] = []  # the level changes: escalations, routes naming a level
     for ev in ordered:
         rule = TRANSITIONS.get(ev.type)
         if rule is None or st.status not in rule[0]:
             st.rejected.append(str(ev.id))
             continue
         _apply(st, ev)
-        if ev.type == "escalated":
+        if ev.type == "escalated" or (ev.type == "routed" and ev.data.get("level")):
             escalations.append(ev)
         if rule[1] is not None:
             st.status = rule[1]
@@ -276,26 +277,30 @@ def fold(events: Iterable[Event]) -> IncidentState | None:
 
 
 def _level_after(escalations: Iterable[Event]) -> str:
-    """The level reached from "grid" by these escalations, in the order given: one naming a
-    higher level moves there, any other moves one level up (never past the district)."""
+    """The level reached from "grid" by these level changes, in the order given: one naming a
+    higher level moves there; any other escalation moves one level up (never past the
+    district); a route to a level not above the current one leaves it (the route moves the
+    case to a named level, it does not step up)."""
     level = LEVELS[0]
     for ev in escalations:
         target = ev.data.get("level")
         if target in LEVELS and LEVELS.index(target) > LEVELS.index(level):
             level = target
-        elif LEVELS.index(level) < len(LEVELS) - 1:
+        elif ev.type == "escalated" and LEVELS.index(level) < len(LEVELS) - 1:
             level = LEVELS[LEVELS.index(level) + 1]
     return level
 
 
 def _apply(st: IncidentState, ev: Event) -> None:
     """One applied event's effect on the state (the level is settled by ``fold``, in event
-    time, from the applied escalations)."""
+    time, from the applied escalations and routes naming a level)."""
     d = ev.data
     t = ev.type
     if t == "accepted":
         st.accepted_at = st.accepted_at or ev.at
     elif t in ("assigned", "routed"):
+        if d.get("department", st.department) != st.department:
+            st.handler = None  # another department: its own handler, if the step names one
         st.department = d.get("department", st.department)
         st.handler = d.get("handler", st.handler)
         st.assigned_at = st.assigned_at or ev.at

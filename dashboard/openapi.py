@@ -8,7 +8,8 @@ here fails that test.
 """
 from __future__ import annotations
 
-from .domain import categories
+from .commands import ACTIONS, LEVEL_ACTIONS, REQUIRED, required_groups
+from .domain import LEVELS, categories
 from .schemas import ReportIn
 
 REF = "#/components/schemas/{model}"
@@ -34,6 +35,24 @@ def _ok(description: str, schema: dict, media: str = "application/json", headers
     if headers:
         out["headers"] = headers
     return out
+
+
+def _required_fields() -> dict:
+    """The fields each action requires (``commands.REQUIRED``, the one list), as words and as
+    JSON Schema conditions: a required text must hold more than white space."""
+    words, rules = [], []
+    for action in REQUIRED:
+        groups = required_groups(action)
+        alternatives = [" or ".join(f"`{n}`" for n in g) for g in groups]
+        words.append(f"`{action}`: " + " and ".join(a if len(g) == 1 else f"({a})"
+                                                    for a, g in zip(alternatives, groups)))
+        given = [[{"required": [n], "properties": {n: {"pattern": "\\S"}}} for n in g] for g in groups]
+        rules.append({"if": {"properties": {"action": {"const": action}}, "required": ["action"]},
+                      "then": {"allOf": [alts[0] if len(alts) == 1 else {"anyOf": alts} for alts in given]}})
+    levels = " and ".join(f"`{a}`" for a in LEVEL_ACTIONS)
+    return {"description": "Fields an action requires besides `expected_version` (else 422 naming the "
+                           f"field): {'; '.join(words)}. {levels} may name a `level` ({', '.join(LEVELS)}).",
+            "allOf": rules}
 
 
 PUBLIC: list = []   # an operation anyone may call
@@ -105,8 +124,7 @@ def _schemas() -> dict:
                     "photos": {"type": "array", "items": {"type": "string"},
                                "description": "URLs of the photo files stored with this report"}}}
     action_in = {"type": "object", "required": ["action", "expected_version"], "properties": {
-        "action": {"enum": ["accept", "route", "assign", "start", "resolve", "close", "return", "reopen",
-                            "supervise", "escalate"]},
+        "action": {"enum": list(ACTIONS)},
         "expected_version": {"type": "integer", "minimum": 1,
                              "description": "the case's version the client saw (409 when it changed)"},
         "note": {"type": "string", "maxLength": 2000},
@@ -114,7 +132,8 @@ def _schemas() -> dict:
         "handler": {"type": "string", "maxLength": 64},
         "level": {"type": "string", "maxLength": 64},
         "actor": {"type": "string", "maxLength": 64, "deprecated": True,
-                  "description": "ignored: the actor recorded is the signed-in account or the key's user"}}}
+                  "description": "ignored: the actor recorded is the signed-in account or the key's user"}},
+        **_required_fields()}
     action_done = {"type": "object", "properties": {
         "id": {"type": "string", "format": "uuid"}, "event_id": {"type": "string", "format": "uuid"},
         "action": {"type": "string"}, "version": {"type": "integer"}, "status": {"type": "string"},

@@ -11,7 +11,7 @@ from dashboard.commands import ACTIONS, ActionError, Commands, head_key
 from dashboard.domain import Event, fold
 
 FIELDS = {"route": {"department": "住建局"}, "assign": {"department": "综合行政执法局"}}
-NOTES = {"return": "不属本部门", "supervise": "请加快"}
+NOTES = {"route": "属住建局职责", "resolve": "已修复完毕", "return": "不属本部门", "supervise": "请加快"}
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -25,16 +25,16 @@ def test_kpis_from_lifecycle_events_match_hand_computed(rt, make_events, drain):
         rt.publisher.publish(rep)
         cases[name] = rep
 
-    def step(name, action, after_h, version, **data):
-        cmds.act(cases[name].incident_id, action, expected_version=version, actor="值班员", data=data,
-                 at=cases[name].at + timedelta(hours=after_h))
+    def step(name, action, after_h, version, note="", **data):
+        cmds.act(cases[name].incident_id, action, expected_version=version, actor="值班员", note=note,
+                 data=data, at=cases[name].at + timedelta(hours=after_h))
 
     # A: accepted after 2 h, assigned, resolved at the town level, closed after 90 h  -> on time, town
     step("A", "accept", 2, 1); step("A", "assign", 3, 2, department="住建局")
-    step("A", "escalate", 4, 3, level="town"); step("A", "resolve", 80, 4); step("A", "close", 90, 5)
+    step("A", "escalate", 4, 3, level="town"); step("A", "resolve", 80, 4, note="已清理完毕"); step("A", "close", 90, 5)
     # B: accepted after 30 h (late), closed after 40 h (on time), resolved at the grid
     step("B", "accept", 30, 1); step("B", "assign", 31, 2, department="住建局")
-    step("B", "resolve", 39, 3); step("B", "close", 40, 4)
+    step("B", "resolve", 39, 3, note="已清理完毕"); step("B", "close", 40, 4)
     # C: accepted after 1 h, still open (its 5 days are not over: pending for "closed in 5 days")
     step("C", "accept", 1, 1)
     # D: reported 2 h ago, not accepted: pending, not a failure, not overdue

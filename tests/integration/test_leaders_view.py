@@ -56,14 +56,14 @@ def cases(rt, drain):
     drain()
     cmd = Commands(rt.redis, rt.store, rt.settings.stream)
 
-    def step(name, action, after_h, version, **data):
+    def step(name, action, after_h, version, note="", **data):
         at = out[name]["at"] + timedelta(hours=after_h)
-        cmd.act(out[name]["id"], action, expected_version=version, actor="值班员", data=data, at=at)
+        cmd.act(out[name]["id"], action, expected_version=version, actor="值班员", note=note, data=data, at=at)
         return at
 
     out["a2"]["accepted"] = step("a2", "accept", 1, 1)
     step("a2", "assign", 1.5, 2, department="综合行政执法局")
-    step("a2", "resolve", 2, 3)
+    step("a2", "resolve", 2, 3, note="垃圾已清运")
     out["a2"]["closed"] = step("a2", "close", 4, 4)
     out["a3"]["accepted"] = step("a3", "accept", 0.5, 1)
     drain()

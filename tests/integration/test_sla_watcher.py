@@ -173,9 +173,9 @@ def test_closed_cases_are_left_alone(rt, make_events, drain):
     report = make_events(1, seed=42, follow_ups=False)[0]
     rt.publisher.publish(report)
     c = cmds(rt)
-    for v, (action, fields) in enumerate([("accept", {}), ("assign", {"department": "住建局"}),
-                                          ("resolve", {}), ("close", {})], start=1):
-        c.act(report.incident_id, action, expected_version=v, actor="值班员", data=fields)
+    for v, (action, note, fields) in enumerate([("accept", "", {}), ("assign", "", {"department": "住建局"}),
+                                                ("resolve", "已清理完毕", {}), ("close", "", {})], start=1):
+        c.act(report.incident_id, action, expected_version=v, actor="值班员", note=note, data=fields)
     drain()
     watcher = SlaWatcher(rt, clock=lambda: datetime.now(timezone.utc) + timedelta(days=30))
     assert watcher.run_once() == 0

@@ -121,3 +121,28 @@ def test_rejected_escalations_do_not_count_and_a_reopened_case_is_judged_at_its_
                         ev("resolved", 100, 9)])
     assert st.level == "village" and st.resolved_level == "village"
     assert fold(closed + [ev("reopened", 80, 6)]).resolved_level is None
+
+
+def test_a_route_naming_a_level_counts_like_an_escalation_in_event_time():
+    base = [ev("reported", 0, 1), ev("accepted", 10, 2), ev("assigned", 20, 3, department="司法调解中心")]
+    st = fold(base + [ev("routed", 30, 4, level="town"), ev("resolved", 60, 5)])
+    assert (st.status, st.department, st.level, st.resolved_level) == ("resolved", "司法调解中心", "town", "town")
+    # stamped after the resolution but stored before it: the case was resolved at the grid
+    st = fold(base + [ev("routed", 90, 4, level="district", department="公安分局"), ev("resolved", 60, 5)])
+    assert (st.department, st.level, st.resolved_level) == ("公安分局", "district", "grid")
+    # a route to a level not above the current one leaves it; one without a level changes none
+    st = fold(base + [ev("escalated", 25, 4, level="town"), ev("routed", 30, 5, level="village"),
+                      ev("routed", 35, 6, department="公安分局"), ev("escalated", 40, 7)])
+    assert (st.level, st.department) == ("district", "公安分局")
+    st = fold(base + [ev("routed", 30, 4, department="公安分局"), ev("routed", 35, 5, department="住建局")])
+    assert st.level == "grid" and st.rejected == []
+
+
+def test_another_department_means_another_handler():
+    base = [ev("reported", 0, 1), ev("accepted", 10, 2),
+            ev("assigned", 20, 3, department="司法调解中心", handler="王调解")]
+    assert fold(base + [ev("routed", 30, 4, level="town")]).handler == "王调解"        # same department
+    st = fold(base + [ev("routed", 30, 4, department="公安分局")])
+    assert (st.department, st.handler) == ("公安分局", None)
+    st = fold(base + [ev("routed", 30, 4, department="公安分局", handler="李警官")])
+    assert (st.department, st.handler) == ("公安分局", "李警官")
