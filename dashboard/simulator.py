@@ -11,7 +11,10 @@ Follow-ups. Each report gets its lifecycle (accepted, assigned, escalated, super
 resolved, closed) with delays drawn against the case's own deadlines
 (``dashboard.sla.default_policy()``): ~95 % accepted within the accept window, ~92 % closed
 within the close window, red cases (1 h / 24 h) the fastest, a small tail of late ones. Most
-cases are resolved at grid or village level, a few at town, very few at district level. In live
+cases are resolved at grid or village level, a few at town, very few at district level. A case
+is assigned to the department the routing table proposes (``dashboard.routing``); a few
+(``ROUTE_ONWARD_SHARE``) are routed onward (流转) to another department with a reason, and every
+resolution carries a result note, as an operator's must. In live
 mode the delays are divided by ``speed`` too, except for a few "stuck" cases that keep
 real-time delays and close late, so that the SLA clock has something to do.
 
@@ -45,8 +48,9 @@ from zoneinfo import ZoneInfo
 import shapely
 
 from .demo_workers import grid_weights, grid_workers, reporter_name
-from .domain import LEVELS, TRANSITIONS, Event, categories, departments
+from .domain import LEVELS, TRANSITIONS, Event, categories
 from .intake import report_event
+from .routing import propose
 from .schemas import ReportIn
 
 log = logging.getLogger(__name__)
@@ -100,6 +104,42 @@ CLOSE_ON_TIME = {"red": 0.95, "yellow": 0.915, "green": 0.915}
 # Level a case is resolved at (grid, village, town, district): 微事不出格、小事不出村、大事不出镇.
 LEVEL_SHARES = {"red": (0.45, 0.35, 0.15, 0.05), "yellow": (0.58, 0.31, 0.09, 0.02),
                 "green": (0.68, 0.25, 0.06, 0.01)}
+
+# --- 流转: a few cases turn out to be another department's; the command room routes them on
+ROUTE_ONWARD_SHARE = 0.03
+ONWARD = {  # where such a case plausibly goes instead (demo), by category
+    "fire_hazard": ["应急管理局"], "production_safety": ["消防救援大队", "市场监管分局"],
+    "flood_risk": ["住建局"], "dispute": ["公安分局"], "public_security": ["司法调解中心"],
+    "rental_housing": ["消防救援大队", "住建局"], "food_safety": ["卫健局"],
+    "unlicensed_business": ["综合行政执法局"], "illegal_construction": ["住建局"],
+    "environment": ["生态环境分局", "综合行政执法局"], "road_occupation": ["市场监管分局"],
+    "garbage": ["生态环境分局"], "damaged_facility": ["供电供水公司", "综合行政执法局"],
+    "road_damage": ["综合行政执法局"], "utilities": ["住建局"], "assistance": ["卫健局"],
+}
+ROUTE_REASONS = ["经核实属{dept}职责，申请流转", "原承办部门反馈不属本部门职能，流转{dept}办理",
+                 "涉及{dept}专业处置，流转办理"]
+# 办结 says what was done (a resolution without a result note is refused).
+RESULT_NOTES = {
+    "fire_hazard": ["已清除易燃杂物，消防通道畅通", "已拆除私拉电线并督促整改"],
+    "production_safety": ["已责令停工整改，复查合格", "已现场处置隐患并复查"],
+    "flood_risk": ["已疏通排水沟，积水消除", "已加固并落实专人值守"],
+    "dispute": ["双方达成调解协议", "已调解，双方表示认可"],
+    "public_security": ["已加强巡逻防控", "已现场处置并登记备案"],
+    "rental_housing": ["已登记租住人员信息", "已督促房东整改到位"],
+    "floating_population": ["已办理居住登记", "人员信息已核实更新"],
+    "food_safety": ["已责令整改并立案调查", "问题食品已下架处理"],
+    "unlicensed_business": ["已责令停止经营，依法处理", "已指导办理证照"],
+    "price_quality": ["已督促明码标价", "涉事产品已封存送检"],
+    "illegal_construction": ["违建已拆除", "已责令停工并限期拆除"],
+    "environment": ["污染源已查处并整改", "已清理完毕，水体恢复"],
+    "road_occupation": ["已劝离摊贩，道路畅通", "已清理占道物品"],
+    "garbage": ["已清理完毕", "垃圾已清运，现场整洁"],
+    "damaged_facility": ["已修复完毕", "已设置警示并完成维修"],
+    "road_damage": ["路面已修补", "已更换破损地砖"],
+    "utilities": ["已抢修恢复", "故障已排除，恢复正常"],
+    "assistance": ["已落实临时救助", "已上门走访并纳入帮扶"],
+}
+DEFAULT_RESULT_NOTES = ["已现场处置并回访", "已处置完毕"]
 
 # --- storm (demo): a town's grids fill with red reports; the command room cannot keep up
 STORM_KEY = "demo:storm"
@@ -184,7 +224,6 @@ class Simulator:
         self.workers = grid_workers(geo)
         self._cats = list(CATEGORY_WEIGHTS)
         self._cat_cum = _cumulative([CATEGORY_WEIGHTS[c] for c in self._cats])
-        self._depts: dict[str, list[str]] = {}
         # live mode
         self._next_report: float | None = None
         self._storm_town: str | None = None
@@ -269,12 +308,6 @@ class Simulator:
                           reported_at=at, source=SOURCE)
         return report_event(report, self.rt.geo, now=at)
 
-    def _departments(self, platform: str) -> list[str]:
-        if platform not in self._depts:
-            self._depts[platform] = [d.name_zh for d in departments().values() if platform in d.platforms] \
-                or ["指挥中心"]
-        return self._depts[platform]
-
     def follow_ups(self, report: Event, compress: float = 1.0, *, accept_after: timedelta | None = None,
                    late: bool = False) -> list[Event]:
         """The case's later events in time order, delays drawn against its own SLA windows and
@@ -319,8 +352,13 @@ class Simulator:
                                      type=kind, at=at(hours), actor=actor, note=note, data=data)))
 
         ev("accepted", accept_h)
-        dept = r.choice(self._departments(d["platform"]))
+        dept = propose(d["category"], d["town"])
         ev("assigned", assign_h, department=dept)
+        onward = [x for x in ONWARD.get(d["category"], ()) if x != dept]
+        if onward and r.random() < ROUTE_ONWARD_SHARE:  # 流转: the case was another department's
+            dept = r.choice(onward)
+            ev("routed", assign_h + (resolve_h - assign_h) * r.uniform(0.05, 0.2), department=dept,
+               note=r.choice(ROUTE_REASONS).format(dept=dept))
         roll, target = r.random(), 0
         for share in LEVEL_SHARES[urgency]:
             if roll < share:
@@ -333,7 +371,8 @@ class Simulator:
                level=LEVELS[lvl], note="上报上级协调处置")
         if close_h > 0.6 * C and r.random() < 0.5:
             ev("supervised", assign_h + (resolve_h - assign_h) * 0.45, actor="区指挥中心", note="督办：请加快处置")
-        ev("resolved", resolve_h, actor=dept, note="已处置完毕")
+        result = r.choice(RESULT_NOTES.get(d["category"], DEFAULT_RESULT_NOTES))
+        ev("resolved", resolve_h, actor=dept, note=result)
         ev("closed", close_h, note="回访群众满意，结案")
         out.sort(key=lambda item: item[0])  # stable: the steps' versions follow their times
         return [e for _, e in out]

@@ -7,9 +7,10 @@ from sqlalchemy import select
 
 from dashboard.commands import Commands, head_key
 from dashboard.demo_workers import grid_workers, reporter_name
+from dashboard.routing import propose
 from dashboard.simulator import BASE_RATE, HOURLY, SOURCE, Simulator
 from dashboard.sla import default_policy
-from dashboard.store import IncidentRow
+from dashboard.store import EventRow, IncidentRow
 from dashboard.stream import decode_entry
 
 
@@ -144,6 +145,31 @@ def test_a_morning_of_backfill_closes_red_cases_in_time(rt, drain):
         return sum((r.closed_at - r.reported_at).total_seconds() for r in rs) / len(rs) / 3600
 
     assert hours(red) < hours(green) / 3
+
+
+def test_stored_cases_follow_the_routing_table_and_a_few_are_routed_on_with_a_reason(rt, drain):
+    """The departments the backfill assigns are the routing table's; the cases it routes on
+    (流转) end at the department named, with the reason, and every resolution has its result."""
+    sim = Simulator(rt, speed=20.0, seed=14, backfill_days=0)
+    now = datetime(2026, 11, 26, 4, 0, tzinfo=timezone.utc)
+    n = sim.backfill(0.5, now=now - timedelta(days=13))
+    sim.tick(now.timestamp())
+    drain()
+    with rt.store.engine.connect() as conn:
+        cases = {r.id: r for r in conn.execute(select(IncidentRow.id, IncidentRow.category, IncidentRow.town_code,
+                                                      IncidentRow.department, IncidentRow.status))}
+        steps = conn.execute(select(EventRow.incident_id, EventRow.type, EventRow.note, EventRow.data)
+                             .where(EventRow.type.in_(["routed", "resolved"]))).all()
+    assert len(cases) == n > 1000 and {c.status for c in cases.values()} == {"closed"}
+    routed = {s.incident_id: s for s in steps if s.type == "routed"}
+    assert 0.01 * n < len(routed) < 0.05 * n
+    for iid, c in cases.items():
+        if iid in routed:
+            assert c.department == routed[iid].data["department"] != propose(c.category, c.town_code)
+            assert routed[iid].note
+        else:
+            assert c.department == propose(c.category, c.town_code)
+    assert sum(s.type == "resolved" and bool(s.note.strip()) for s in steps) == n
 
 
 def test_backfill_carries_on_after_the_clock_and_leaves_cases_an_operator_took(rt, drain, monkeypatch):

@@ -11,10 +11,12 @@ import pytest
 
 from dashboard import demo_workers
 from dashboard.__main__ import main
-from dashboard.commands import head_key
+from dashboard.commands import EVENT_TO_ACTION, check_fields, head_key
 from dashboard.config import Settings
-from dashboard.simulator import (BASE_RATE, HOURLY, SOURCE, STORM_KEY, Simulator, current_storm,
-                                 set_storm)
+from dashboard.domain import departments
+from dashboard.routing import propose
+from dashboard.simulator import (BASE_RATE, DEFAULT_RESULT_NOTES, HOURLY, ONWARD, RESULT_NOTES, SOURCE,
+                                 STORM_KEY, Simulator, current_storm, set_storm)
 from dashboard.sla import default_policy
 from dashboard.stream import Publisher, decode_entry
 
@@ -173,6 +175,41 @@ def test_cases_meet_their_own_deadlines_and_red_ones_are_fastest(geo):
     n = sum(levels.values())
     assert (levels[0] + levels[1]) / n > 0.8                     # 微事不出格、小事不出村
     assert 0.03 < levels[2] / n < 0.15 and 0 < levels[3] / n < 0.05
+
+
+# --------------------------------------------------------------------------- departments
+
+def test_cases_go_where_the_routing_table_says_a_few_are_routed_on_and_every_result_is_noted(geo):
+    sim, _ = offline_sim(geo, seed=11)
+    names = {d.name_zh for d in departments().values()}
+    assert {x for onward in ONWARD.values() for x in onward} <= names
+    reports = one_day_of_reports(sim)
+    routed = 0
+    for rep in reports:
+        d = rep.data
+        steps = sim.follow_ups(rep, 1.0)
+        kinds = [e.type for e in steps]
+        assigned = steps[kinds.index("assigned")]
+        assert assigned.data == {"department": propose(d["category"], d["town"])}
+        dept = assigned.data["department"]
+        for e in steps:
+            check_fields(EVENT_TO_ACTION[e.type], e.note, e.data)   # what an operator's must hold
+            if e.type == "routed":
+                routed += 1
+                assert e.data["department"] in ONWARD[d["category"]] and e.data["department"] != dept
+                assert e.note and e.data["department"] in e.note
+                dept = e.data["department"]
+        resolved = steps[kinds.index("resolved")]
+        assert resolved.note in RESULT_NOTES.get(d["category"], DEFAULT_RESULT_NOTES)
+        assert resolved.actor == dept                          # the department that has the case
+    assert len(reports) > 2000
+    assert 0.015 < routed / len(reports) < 0.045               # ROUTE_ONWARD_SHARE, 3 %
+    # a town's own row wins: pollution in 峰江街道 and the two 滨海 units goes to the ecology
+    # bureau, elsewhere to law enforcement
+    own_row = {"331004006", "331004400", "331004401"}
+    pollution = Counter((r.data["town"] in own_row, sim.follow_ups(r, 1.0)[1].data["department"])
+                        for r in reports if r.data["category"] == "environment")
+    assert set(pollution) == {(True, "生态环境分局"), (False, "综合行政执法局")}, pollution
 
 
 # --------------------------------------------------------------------------- storm
