@@ -161,9 +161,11 @@ def test_the_console_refuses_inputs_filled_for_another_case(rt, client, drain):
         values = {"case-version.data": {"id": b, "version": 1}, "form-case.data": form_case,
                   "case-note.value": "处置意见", "case-dept.value": None, "case-level.value": None,
                   "case-handler.value": None, "console-config.data": {"lang": "zh"}}
-        state = [{"id": s["id"], "property": s["property"], "value": values[f"{s['id']}.{s['property']}"]}
+        # the callback's other inputs and states (a pending confirmation, the list's refresh) are empty
+        state = [{"id": s["id"], "property": s["property"], "value": values.get(f"{s['id']}.{s['property']}")}
                  for s in cb["state"]]
-        body = {"output": cb["output"], "outputs": _outputs(cb["output"])[0], "inputs": [button],
+        inputs = [button if "case-action" in i["id"] else {**i, "value": None} for i in cb["inputs"]]
+        body = {"output": cb["output"], "outputs": _outputs(cb["output"])[0], "inputs": inputs,
                 "state": state, "changedPropIds": ['{"action":"accept","type":"case-action"}.n_clicks']}
         return client.post("/_dash-update-component", json=body)
 
