@@ -73,11 +73,11 @@
     }
 
     document.addEventListener("keydown", function (e) {
-        const cell = e.target && e.target.closest && e.target.closest("#case-grid .ag-cell");
-        if (e.key === "Enter" && cell) {
-            /* Enter on a case opens it (as a click would); focus goes to its first step */
-            e.preventDefault();
-            cell.click();
+        const row = e.target && e.target.closest && e.target.closest("#case-grid .ag-row");
+        if (e.key === "Enter" && row) {
+            /* Enter on a case (its row or one of its cells) opens it, as a click would */
+            const cell = e.target.closest(".ag-cell") || row.querySelector('.ag-cell[col-id="description"]');
+            if (cell) { e.preventDefault(); cell.click(); }
             return;
         }
         if (e.altKey || e.ctrlKey || e.metaKey || typing(e.target) || e.key.length !== 1) { return; }

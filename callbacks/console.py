@@ -175,7 +175,7 @@ def register(app, services) -> None:
         Output("new-bar", "children"),
         Output("new-bar", "hidden"),
         Input("console-tick", "n_intervals"),
-        State("list-query", "data"),
+        Input("list-query", "data"),
         State("console-config", "data"),
     )
     def count_new(_n, q, cfg):

@@ -27,8 +27,8 @@ from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from dashboard import auth
 from dashboard.auth import AccessDenied
-from dashboard.domain import STATUS_NAMES, categories, departments
-from dashboard.i18n import EVENT_NAMES, lang_of, pick, t
+from dashboard.domain import STATUS_NAMES, URGENCY_RANK, categories, departments
+from dashboard.i18n import EVENT_NAMES, TEXT, lang_of, pick, t
 from dashboard.kpis import PERIODS
 from dashboard.schemas import is_own_photo_url
 from dashboard.webauth import require_principal
@@ -479,8 +479,10 @@ def timeline_items(events: list[dict], tz, lang: str) -> list:
     note (all text, escaped by React)."""
     def details(e):
         d = e["data"] or {}
+        urgency = t(f"legend_{d['urgency']}", lang) if d.get("urgency") in URGENCY_RANK else d.get("urgency", "")
+        level = t(f"level_{d['level']}", lang) if f"level_{d.get('level')}" in TEXT else d.get("level", "")
         return " ".join(x for x in (e["actor"], d.get("department", ""), d.get("handler", ""),
-                                    d.get("urgency", ""), d.get("level", ""), e["note"]) if x)
+                                    urgency, level, e["note"]) if x)
     return [html.Li([
         html.Span(e["at"].astimezone(tz).strftime("%m-%d %H:%M"), className="sc-tl-time"),
         html.Span(pick(EVENT_NAMES.get(e["type"], (e["type"], e["type"])), lang), className="sc-tl-type"),

@@ -120,7 +120,7 @@ TEXT = {
     "conflicts_n": ("{n} 件冲突未交办", "{n} refused"),
     "col_id": ("编号", "Case no."),
     "search": ("搜索编号、描述、网格、上报人", "Search no., description, grid, reporter"),
-    "total_n": ("共 {n} 件", "{n} cases"),
+    "total_n": ("共 {n} 件", "Cases: {n}"),
     "new_n": ("{n} 条新事件，点击插入", "{n} new cases: click to show"),
     "alarm_console": ("红色事件待受理 {n} 件", "{n} red cases waiting for acceptance"),
     "confirm_q": ("确认{action}？此步骤不可撤回。", "{action}: are you sure? This step cannot be undone."),

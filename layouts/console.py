@@ -68,19 +68,19 @@ def grid_options(lang: str) -> dict:
 def columns(lang: str) -> list[dict]:
     urg_rules = {f"cn-{u}": f"params.data && params.data.u === '{u}'" for u in URGENCY_STYLE}
     return [
-        {"field": "short", "headerName": t("col_id", lang), "width": 110, "colId": "id", "sortable": False,
+        {"field": "short", "headerName": t("col_id", lang), "width": 95, "colId": "id", "sortable": False,
          "tooltipField": "id"},
-        {"field": "reported", "headerName": t("col_reported", lang), "width": 125, "sortable": True,
+        {"field": "reported", "headerName": t("col_reported", lang), "width": 115, "sortable": True,
          "sort": "desc"},
-        {"field": "urgency", "headerName": t("col_urgency", lang), "width": 110, "sortable": True,
+        {"field": "urgency", "headerName": t("col_urgency", lang), "width": 95, "sortable": True,
          "cellClassRules": urg_rules},
-        {"field": "status", "headerName": t("status", lang), "width": 110, "sortable": True},
-        {"field": "sla", "headerName": t("col_sla", lang), "width": 290, "sortable": True, "colId": "due",
+        {"field": "status", "headerName": t("status", lang), "width": 95, "sortable": True},
+        {"field": "sla", "headerName": t("col_sla", lang), "width": 260, "sortable": True, "colId": "due",
          "tooltipField": "sla", "cellClassRules": {"cn-overdue": "params.data && params.data.overdue"}},
-        {"field": "town", "headerName": t("col_town", lang), "width": 105, "sortable": True},
-        {"field": "grid", "headerName": t("col_grid", lang), "width": 165, "sortable": True},
-        {"field": "category", "headerName": t("col_category", lang), "width": 135, "sortable": True},
-        {"field": "department", "headerName": t("col_department", lang), "width": 140, "sortable": True},
+        {"field": "town", "headerName": t("col_town", lang), "width": 90, "sortable": True},
+        {"field": "grid", "headerName": t("col_grid", lang), "width": 150, "sortable": True},
+        {"field": "category", "headerName": t("col_category", lang), "width": 120, "sortable": True},
+        {"field": "department", "headerName": t("col_department", lang), "width": 130, "sortable": True},
         {"field": "description", "headerName": t("col_description", lang), "flex": 1, "minWidth": 220,
          "sortable": False, "tooltipField": "description"},
     ]
