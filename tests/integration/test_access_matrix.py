@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from dashboard.commands import Commands
+from layouts.console import list_query
 from people import DEPARTMENT, OTHER_TOWN, TOWN
 
 ROLES_PRINCIPALS = ["admin", "leader", "op", "op_other", "handler", "worker", "kiosk_T", "kiosk_district"]
@@ -191,7 +193,10 @@ def console_calls(world, town):
     case = str(world["case"][town])
     cfg = {"console-config.data": {"lang": "zh"}}
     return {
-        "list": ("case-grid", {"f-town.value": town, "console-tick.n_intervals": 1, **cfg}),
+        "list": ("case-grid", {"case-grid.getRowsRequest": {"startRow": 0, "endRow": 100},
+                               "list-query.data": list_query({"town": town},
+                                                             datetime.now(timezone.utc) + timedelta(hours=1)),
+                               **cfg}),
         "show": ("case-detail", {"case-id.data": case, "console-tick.n_intervals": 1, **cfg}),
         "accept": ("case-result", {
             '{"action":["ALL"],"type":"case-action"}.n_clicks': [
@@ -222,7 +227,8 @@ def test_console_callbacks(world, rt, drain, town_key):
             elif who not in CONSOLE:
                 ok = res.status_code == 403 and wrote == 0
             elif name == "list":
-                rows = res.get_json()["response"]["case-grid"]["rowData"] if res.status_code == 200 else None
+                rows = res.get_json()["response"]["case-grid"]["getRowsResponse"]["rowData"] \
+                    if res.status_code == 200 else None
                 ids = {r["id"] for r in rows or []}
                 if who == "handler":  # no town filter, but only its department's cases
                     ok = rows is not None and all(r["department"] == DEPARTMENT for r in rows) \
