@@ -80,15 +80,16 @@
             if (cell) { e.preventDefault(); cell.click(); }
             return;
         }
+        if (e.key === "Escape") {  /* a pending confirmation is cancelled */
+            const no = document.getElementById("case-confirm-no");
+            if (no && no.offsetParent) { no.click(); }
+            return;
+        }
         if (e.altKey || e.ctrlKey || e.metaKey || typing(e.target) || e.key.length !== 1) { return; }
-        const key = e.key.toUpperCase();
-        const button = document.querySelector('#case-buttons button[data-key="' + key + '"]');
+        const button = document.querySelector('#case-buttons button[data-key="' + e.key.toUpperCase() + '"]');
         if (button) {
             e.preventDefault();
             button.click();
-        } else if (e.key === "Escape") {
-            const no = document.getElementById("case-confirm-no");
-            if (no && no.offsetParent) { no.click(); }
         }
     });
 })();

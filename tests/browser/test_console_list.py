@@ -263,7 +263,7 @@ def test_red_alarm_keyboard_and_confirmation(browser, live_server, town):
     press(browser, "退回")
     WebDriverWait(browser, 5).until(lambda d: d.find_element(By.ID, "case-confirm").is_displayed())
     assert "确认退回" in browser.find_element(By.ID, "case-confirm").text
-    browser.find_element(By.ID, "case-confirm-no").click()
+    ActionChains(browser).send_keys(Keys.ESCAPE).perform()   # Esc: 取消
     WebDriverWait(browser, 5).until(lambda d: not d.find_element(By.ID, "case-confirm").is_displayed())
     time.sleep(1)
     assert [e["type"] for e in case_of(live_server, red)["events"]] == ["reported", "accepted", "assigned"]
