@@ -122,7 +122,7 @@ TEXT = {
     "search": ("搜索编号、描述、网格、上报人", "Search no., description, grid, reporter"),
     "total_n": ("共 {n} 件", "Cases: {n}"),
     "new_n": ("{n} 条新事件，点击插入", "{n} new cases: click to show"),
-    "alarm_console": ("红色事件待受理 {n} 件", "{n} red cases waiting for acceptance"),
+    "alarm_console": ("红色事件待受理 {n} 件", "Red cases waiting for acceptance: {n}"),
     "confirm_q": ("确认{action}？此步骤不可撤回。", "{action}: are you sure? This step cannot be undone."),
     "confirm_yes": ("确认", "Confirm"),
     "confirm_no": ("取消", "Cancel"),

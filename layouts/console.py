@@ -65,23 +65,32 @@ def grid_options(lang: str) -> dict:
     return opts
 
 
+# Column widths (px) that show whole words in each language within a 1920 px wide desk screen.
+COLUMN_WIDTHS = {
+    "zh": {"id": 100, "reported": 115, "urgency": 95, "status": 95, "town": 90, "category": 120, "description": 220},
+    "en": {"id": 100, "reported": 120, "urgency": 110, "status": 110, "town": 125, "category": 150,
+           "description": 160},
+}
+
+
 def columns(lang: str) -> list[dict]:
+    w = COLUMN_WIDTHS["en" if lang == "en" else "zh"]
     urg_rules = {f"cn-{u}": f"params.data && params.data.u === '{u}'" for u in URGENCY_STYLE}
     return [
-        {"field": "short", "headerName": t("col_id", lang), "width": 95, "colId": "id", "sortable": False,
+        {"field": "short", "headerName": t("col_id", lang), "width": w["id"], "colId": "id", "sortable": False,
          "tooltipField": "id"},
-        {"field": "reported", "headerName": t("col_reported", lang), "width": 115, "sortable": True,
+        {"field": "reported", "headerName": t("col_reported", lang), "width": w["reported"], "sortable": True,
          "sort": "desc"},
-        {"field": "urgency", "headerName": t("col_urgency", lang), "width": 95, "sortable": True,
+        {"field": "urgency", "headerName": t("col_urgency", lang), "width": w["urgency"], "sortable": True,
          "cellClassRules": urg_rules},
-        {"field": "status", "headerName": t("status", lang), "width": 95, "sortable": True},
+        {"field": "status", "headerName": t("status", lang), "width": w["status"], "sortable": True},
         {"field": "sla", "headerName": t("col_sla", lang), "width": 260, "sortable": True, "colId": "due",
          "tooltipField": "sla", "cellClassRules": {"cn-overdue": "params.data && params.data.overdue"}},
-        {"field": "town", "headerName": t("col_town", lang), "width": 90, "sortable": True},
+        {"field": "town", "headerName": t("col_town", lang), "width": w["town"], "sortable": True},
         {"field": "grid", "headerName": t("col_grid", lang), "width": 150, "sortable": True},
-        {"field": "category", "headerName": t("col_category", lang), "width": 120, "sortable": True},
+        {"field": "category", "headerName": t("col_category", lang), "width": w["category"], "sortable": True},
         {"field": "department", "headerName": t("col_department", lang), "width": 130, "sortable": True},
-        {"field": "description", "headerName": t("col_description", lang), "flex": 1, "minWidth": 220,
+        {"field": "description", "headerName": t("col_description", lang), "flex": 1, "minWidth": w["description"],
          "sortable": False, "tooltipField": "description"},
     ]
 
