@@ -7,6 +7,8 @@ an action the role may not take answers 403, before anything is written.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -16,9 +18,9 @@ import dash_leaflet as dl
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html, no_update
 
 from callbacks.screen import camera_tile, photo_items, timeline_items
-from dashboard import auth
+from dashboard import auth, photos
 from dashboard.auth import AccessDenied
-from dashboard.commands import ACTIONS, ActionError, Commands, head_key
+from dashboard.commands import ACTIONS, MAX_STEP_PHOTOS, PHOTO_ACTIONS, ActionError, Commands, head_key
 from dashboard.domain import OPEN_STATUSES, STATUS_NAMES, URGENCY_STYLE, allowed_events, categories
 from dashboard.i18n import ACTION_NAMES, pick, t
 from dashboard.routing import propose
@@ -51,7 +53,8 @@ def _span(td, lang):
 
 # The inputs each step takes from the case page (the rest are left out of its event).
 ACTION_FIELDS = {"assign": ("department", "handler"), "route": ("department", "level"), "escalate": ("level",)}
-FIELD_TEXT = {"note": "note", "department": "col_department", "level": "level", "handler": "handler"}
+FIELD_TEXT = {"note": "note", "department": "col_department", "level": "level", "handler": "handler",
+              "photos": "photos"}
 
 
 def action_error_text(exc: ActionError, action: str, lang: str) -> str:
@@ -324,6 +327,8 @@ def register(app, services) -> None:
         Output("case-result", "children"),
         Output("case-pending", "data"),
         Output("form-case", "data"),
+        Output("case-photos", "contents"),
+        Output("case-photos", "filename"),
         Input("case-id", "data"),
         State("console-config", "data"),
     )
@@ -337,17 +342,26 @@ def register(app, services) -> None:
             if inc is not None and inc["status"] in OPEN_STATUSES and {"assign", "route"} & auth.allowed_actions(p, inc):
                 dept = propose(inc["category"], inc["town_code"])
                 hint = f"{t('proposed', cfg['lang'])}: {dept}"
-        return "", dept, hint, None, "", "", None, case_id
+        return "", dept, hint, None, "", "", None, case_id, None, None
+
+    @app.callback(Output("case-photos-names", "children"), Input("case-photos", "filename"),
+                  State("console-config", "data"))
+    def photo_names(names, cfg):
+        return t("photos_chosen", cfg["lang"]).format(names="、".join(names)) if names else ""
 
     @app.callback(
         Output("case-result", "children", allow_duplicate=True),
         Output("case-note", "value", allow_duplicate=True),
         Output("case-pending", "data", allow_duplicate=True),
         Output("list-refresh", "data"),
+        Output("case-photos", "contents", allow_duplicate=True),
+        Output("case-photos", "filename", allow_duplicate=True),
         Input({"type": "case-action", "action": ALL}, "n_clicks"),
         Input("case-confirm-yes", "n_clicks"),
         Input("case-confirm-no", "n_clicks"),
         State("case-pending", "data"),
+        State("case-photos", "contents"),
+        State("case-photos", "filename"),
         State("case-version", "data"),
         State("form-case", "data"),
         State("case-note", "value"),
@@ -358,37 +372,61 @@ def register(app, services) -> None:
         State("console-config", "data"),
         prevent_initial_call=True,
     )
-    def do_action(clicks, _yes, _no, pending, case, form_case, note, dept, level, handler, refresh, cfg):
+    def do_action(clicks, _yes, _no, pending, photo_data, photo_names, case, form_case, note, dept, level, handler,
+                  refresh, cfg):
         trig = ctx.triggered_id
         lang = cfg["lang"]
+        keep = no_update
         if trig == "case-confirm-no":
-            return "", no_update, None, no_update
+            return "", keep, None, keep, keep, keep
         if trig == "case-confirm-yes":
             if not pending or not case or pending.get("case") != case.get("id"):
-                return no_update, no_update, None, no_update
+                return keep, keep, None, keep, keep, keep
             action = pending["action"]
         elif isinstance(trig, dict) and case and any(clicks or []):
             action = trig["action"]
             if action in CONFIRM_ACTIONS:  # asked first; done on 确认
-                return "", no_update, {"action": action, "case": case.get("id")}, no_update
+                return "", keep, {"action": action, "case": case.get("id")}, keep, keep, keep
         else:
-            return no_update, no_update, no_update, no_update
+            return keep, keep, keep, keep, keep, keep
+
+        def refused(text):
+            return html.Span(text, className="cn-error"), keep, None, keep, keep, keep
+
         if form_case != case.get("id"):
             # the inputs were filled for another case (it was switched meanwhile): nothing is done
-            return html.Span(t("form_other_case", lang), className="cn-error"), no_update, None, no_update
+            return refused(t("form_other_case", lang))
         fields = {"department": dept, "level": level, "handler": handler}
         data = {k: v.strip() for k, v in fields.items() if k in ACTION_FIELDS.get(action, ()) and v and v.strip()}
         p = auth.require_page(require_principal(), "console")
         iid = uuid.UUID(str(case["id"]))
         auth.require_action(p, rt.store.get_incident(iid, with_events=False), action)
+        checked = []
+        if action in PHOTO_ACTIONS and photo_data:
+            # the result's photos: the same checks as a report's (dashboard/photos.py)
+            if len(photo_data) > MAX_STEP_PHOTOS:
+                return refused(t("err_photos_n", lang).format(n=MAX_STEP_PHOTOS))
+            for name, url in zip(photo_names or [], photo_data):
+                try:
+                    raw = base64.b64decode(url.split(",", 1)[1], validate=True)
+                    checked.append(photos.check_photo(raw, name, rt.settings.max_photo_bytes))
+                except (IndexError, ValueError, binascii.Error) as exc:
+                    why = t("photo_too_big" if getattr(exc, "status", 422) == 413 else "photo_not_image", lang)
+                    return refused(t("err_photo", lang).format(name=name, why=why))
+        written = photos.store(rt.settings.photos_path, iid, checked) if checked else []
         try:
-            res = commands().act(iid, action, expected_version=case["version"],
-                                 actor=p.label, note=(note or "").strip(), data=data)
+            res = commands().act(iid, action, expected_version=case["version"], actor=p.label,
+                                 note=(note or "").strip(), data=data,
+                                 photos=[photos.photo_url(iid, ph.name) for ph in checked])
         except ActionError as exc:
-            return html.Span(action_error_text(exc, action, lang), className="cn-error"), no_update, None, no_update
-        # a note is said once: the next step starts without it
+            photos.remove(written)  # nothing was appended: its photos are not kept either
+            return refused(action_error_text(exc, action, lang))
+        except Exception:
+            photos.remove(written)
+            raise
+        # a note is said once: the next step starts without it (and without the photos)
         return f"{t('done_ok', lang)}: {pick(ACTION_NAMES[res.action], lang)} (v{res.version})", "", None, \
-            (refresh or 0) + 1
+            (refresh or 0) + 1, *((None, None) if checked else (keep, keep))
 
     @app.callback(
         Output("case-confirm", "hidden"),

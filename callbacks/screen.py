@@ -108,7 +108,7 @@ def register(app, services) -> None:
             return console_layout.layout(lang=lang, towns=towns, categories=cats,
                                          departments=departments(), town=town, principal=p,
                                          query=console_layout.list_query({"town": town}),
-                                         sound=q.get("sound") == "1")
+                                         sound=q.get("sound") == "1", max_photo_bytes=rt.settings.max_photo_bytes)
         if parts == ["leaders"]:
             return leaders_layout.layout(principal=p, lang=lang, query=q, services=services)
         if parts in ([], ["screen"]):

@@ -42,7 +42,6 @@ bp = Blueprint("api", __name__)
 NOT_STORED = "no stored incident with this id (a report just posted may still be on its way)"
 MAX_PHOTO_URLS = 10          # a stored report keeps at most this many photo URLs (schemas.ReportData)
 DISTRICT = "district"
-MULTIPART_PARTS = ("report", "photos")
 
 
 def runtime():
@@ -176,7 +175,9 @@ def _read_json(settings) -> Submission:
     return Submission(_json_object(raw))
 
 
-def _read_multipart(settings) -> Submission:
+def _read_multipart(settings, part: str = "report") -> Submission:
+    """A multipart body: one JSON part named ``part`` ('report', or 'action' for a step) and up
+    to ``max_photos`` files named 'photos', within the same limits."""
     limit = upload_limit(settings)
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"body larger than {limit} bytes ({settings.max_photos} photos of at most "
@@ -189,21 +190,21 @@ def _read_multipart(settings) -> Submission:
     except RequestEntityTooLarge:
         raise ApiError(413, f"body too large: at most {settings.max_photos} photos of {settings.max_photo_bytes} "
                             f"bytes, and a report part of at most {settings.max_body_bytes} bytes") from None
-    unknown = sorted((set(form) | set(files)) - set(MULTIPART_PARTS))
+    unknown = sorted((set(form) | set(files)) - {part, "photos"})
     if unknown:
-        raise _invalid("request", [{"field": n, "message": "unknown part; send 'report' and 'photos'"}
+        raise _invalid("request", [{"field": n, "message": f"unknown part; send '{part}' and 'photos'"}
                                    for n in unknown])
-    return Submission(_report_part(form, files, settings.max_body_bytes), _photo_parts(form, files, settings))
+    return Submission(_json_part(form, files, settings.max_body_bytes, part), _photo_parts(form, files, settings))
 
 
-def _report_part(form, files, limit: int) -> dict:
-    parts = [v.encode() for v in form.getlist("report")] + [f.stream.read(limit + 1) for f in files.getlist("report")]
+def _json_part(form, files, limit: int, part: str = "report") -> dict:
+    parts = [v.encode() for v in form.getlist(part)] + [f.stream.read(limit + 1) for f in files.getlist(part)]
     if len(parts) != 1:
-        raise _invalid("request", [{"field": "report", "message":
-                                    "send exactly one 'report' part holding the report as JSON"}])
+        raise _invalid("request", [{"field": part, "message":
+                                    f"send exactly one '{part}' part holding the {part} as JSON"}])
     if len(parts[0]) > limit:
-        raise ApiError(413, f"the report part is larger than {limit} bytes")
-    return _json_object(parts[0], "the report part")
+        raise ApiError(413, f"the {part} part is larger than {limit} bytes")
+    return _json_object(parts[0], f"the {part} part")
 
 
 def _photo_parts(form, files, settings) -> list[bytes]:
@@ -321,11 +322,10 @@ def get_photo(incident_id: str, name: str):
 
 # --------------------------------------------------------------------------- cases
 
-def _action_body() -> tuple[str, int, str, dict]:
+def _action_body(body) -> tuple[str, int, str, dict]:
     """(action, expected_version, note, data) from the body, or ApiError naming the fields.
     An ``actor`` in the body is accepted for older clients and ignored: the actor is the
     principal."""
-    body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "body must be a JSON object with Content-Type: application/json")
     problems = []
@@ -353,24 +353,44 @@ def post_action(incident_id: str):
     """One step of the closed loop: ``{"action": "accept", "expected_version": 1}`` plus the
     action's fields (``department``, ``handler``, ``note``, ``level``). 409 when the action is
     not allowed in the case's status or the case changed since ``expected_version``; nothing
-    is written then. The actor recorded is the principal."""
-    from .commands import ACTIONS, ActionError, Commands
+    is written then. The actor recorded is the principal.
+
+    办结 (resolve) may carry photos of the result: send multipart/form-data with an 'action' part
+    (the same JSON) and 'photos' files, checked like a report's photos."""
+    from .commands import ACTIONS, PHOTO_ACTIONS, ActionError, Commands
 
     p = require_principal()
     if not auth.ROLE_ACTIONS.get(p.role):
         raise AccessDenied(f"role {p.role} may not act on cases")
     iid = parse_id(incident_id)
-    action, version, note, data = _action_body()
+    rt = runtime()
+    if request.mimetype == "multipart/form-data":
+        sub = _read_multipart(rt.settings, part="action")
+        body, uploads = sub.report, sub.uploads
+    else:
+        body, uploads = request.get_json(silent=True), []
+    action, version, note, data = _action_body(body)
     inc = visible_case(p, iid, with_events=False)
     if action in ACTIONS:  # an unknown action is Commands' 422, naming the known ones
         auth.require_action(p, inc, action)
-    rt = runtime()
+    if uploads and action not in PHOTO_ACTIONS:
+        raise _invalid("action", [{"field": "photos", "message": f"only {', '.join(PHOTO_ACTIONS)} carries photos"}])
+    checked = []
+    for i, raw in enumerate(uploads):
+        try:
+            checked.append(photos.check_photo(raw, f"photos[{i}]", rt.settings.max_photo_bytes))
+        except photos.PhotoError as exc:
+            raise _invalid("photo", [{"field": exc.field, "message": exc.message}], exc.status) from None
+    written = photos.store(rt.settings.photos_path, iid, checked) if checked else []
     try:
         res = Commands(rt.redis, rt.store, rt.settings.stream).act(
-            iid, action, expected_version=version, actor=p.label[:64], note=note, data=data)
+            iid, action, expected_version=version, actor=p.label[:64], note=note, data=data,
+            photos=[photos.photo_url(iid, ph.name) for ph in checked])
     except REDIS_ERRORS:
+        photos.remove(written)
         return _error(503, "the incident stream is unavailable; retry later (nothing was changed)")
     except ActionError as exc:
+        photos.remove(written)  # nothing was appended: its photos are not kept either
         body = {"error": exc.message, **exc.extra}
         if "field" in exc.extra:
             body["fields"] = [{"field": exc.extra["field"], "message": exc.message}]

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 import redis
 
 from .domain import LEVELS, TRANSITIONS, Event, allowed_events
+from .schemas import is_own_photo_url
 from .stream import encode_event
 
 ACTIONS = {
@@ -35,6 +36,9 @@ EVENT_TO_ACTION = {v: k for k, v in ACTIONS.items()}
 REQUIRED = {"route": (("department", "level"), "note"), "assign": ("department",),
             "resolve": ("note",), "return": ("note",), "supervise": ("note",)}
 LEVEL_ACTIONS = ("escalate", "route")  # the actions that may name a level (domain.LEVELS)
+# The steps that may carry photos of their result (stored first by the same checked upload as a
+# report's: dashboard/photos.py), as this app's own photo URLs of the case, at most this many.
+PHOTO_ACTIONS, MAX_STEP_PHOTOS = ("resolve",), 4
 MAX_NOTE, MAX_FIELD = 2000, 64  # what the stream's schema accepts (dashboard/schemas.py EventIn)
 HEAD_TTL_S = 90 * 86400  # heads of closed cases expire; they are reloaded from the database
 
@@ -92,12 +96,29 @@ def required_groups(action: str) -> list[tuple[str, ...]]:
     return [need if isinstance(need, tuple) else (need,) for need in REQUIRED.get(action, ())]
 
 
-def check_fields(action: str, note: str, data: dict) -> None:
+def check_photos(action: str, photos, incident_id=None) -> None:
+    """``photos`` of a step: only for PHOTO_ACTIONS, a list of at most MAX_STEP_PHOTOS of this
+    app's own photo URLs (of this case, when ``incident_id`` is given)."""
+    if action not in PHOTO_ACTIONS:
+        raise ActionError(422, f"photos: only {', '.join(PHOTO_ACTIONS)} carries photos", field="photos")
+    if not isinstance(photos, list) or len(photos) > MAX_STEP_PHOTOS:
+        raise ActionError(422, f"photos: a list of at most {MAX_STEP_PHOTOS} photos", field="photos")
+    for url in photos:
+        if not is_own_photo_url(url) or (incident_id is not None and f"/incidents/{incident_id}/" not in url):
+            raise ActionError(422, "photos: upload each photo first; only this case's stored photos can be named",
+                              field="photos")
+
+
+def check_fields(action: str, note: str, data: dict, incident_id=None) -> None:
     """The body's fields for ``action``: texts the stream's schema accepts, the REQUIRED ones
-    given, a level one of domain.LEVELS. Raises ActionError (422, naming the field)."""
+    given, a level one of domain.LEVELS, photos as ``check_photos`` wants them. Raises
+    ActionError (422, naming the field)."""
     if not isinstance(note, str) or len(note) > MAX_NOTE:
         raise ActionError(422, f"note: text of at most {MAX_NOTE} characters", field="note")
     for name, value in data.items():
+        if name == "photos":
+            check_photos(action, value, incident_id)
+            continue
         if not isinstance(value, str) or len(value) > MAX_FIELD:
             raise ActionError(422, f"{name}: text of at most {MAX_FIELD} characters", field=name)
     for names in required_groups(action):
@@ -129,12 +150,15 @@ class Commands:
         pipe.execute()
 
     def act(self, incident_id: uuid.UUID, action: str, *, expected_version: int, actor: str,
-            note: str = "", data: dict | None = None, at: datetime | None = None) -> ActionResult:
+            note: str = "", data: dict | None = None, at: datetime | None = None,
+            photos: list[str] | None = None) -> ActionResult:
         if action not in ACTIONS:
             raise ActionError(422, f"unknown action {action!r}; one of {', '.join(ACTIONS)}",
                               field="action")
         data = dict(data or {})
-        check_fields(action, note, data)
+        if photos:
+            data["photos"] = list(photos)
+        check_fields(action, note, data, incident_id)
         ev = Event(id=uuid.uuid4(), incident_id=incident_id, type=ACTIONS[action],
                    at=at or datetime.now(timezone.utc), actor=actor, note=note, data=data)
         self.ensure_head(incident_id)
@@ -144,7 +168,7 @@ class Commands:
         """The append script's keys and arguments; every path (``act``, ``append``, the
         pipelined ones) checks the event's fields here, so a prepared event (the SLA clock's,
         the simulator's) meets the same REQUIRED fields as an operator's action."""
-        check_fields(EVENT_TO_ACTION.get(ev.type, ev.type), ev.note, ev.data)
+        check_fields(EVENT_TO_ACTION.get(ev.type, ev.type), ev.note, ev.data, ev.incident_id)
         sources, target = TRANSITIONS[ev.type]
         return ([head_key(ev.incident_id), self.stream],
                 [str(expected_version), encode_event(ev)["e"], target or "",

@@ -309,6 +309,8 @@ def _apply(st: IncidentState, ev: Event) -> None:
         st.handler = None
     elif t == "resolved":
         st.resolved_at = ev.at
+        # photos of the result (dashboard/commands.py PHOTO_ACTIONS) join the case's photos
+        st.photos.extend(u for u in d.get("photos") or [] if u not in st.photos)
     elif t == "closed":
         st.closed_at = ev.at
     elif t == "reopened":

@@ -131,6 +131,13 @@ TEXT = {
     "shortcut": ("快捷键", "shortcut"),
     "no_rows": ("没有符合条件的事件", "No cases match"),
     "minutes_ago": ("{n} 分钟前", "{n} min ago"),
+    "result_photos": ("办结照片（可选，拖入或点击选择）", "Result photos (optional: drop or click)"),
+    "photos_chosen": ("办结时一并上传：{names}", "Sent with 办结 (resolve): {names}"),
+    "err_photo": ("照片 {name} 无法使用：{why}", "Photo {name} cannot be used: {why}"),
+    "err_photos_n": ("最多 {n} 张照片", "At most {n} photos"),
+    "photos": ("照片", "photos"),
+    "photo_too_big": ("文件过大", "the file is too large"),
+    "photo_not_image": ("不是完整有效的 JPEG、PNG 或 WebP 图片", "not a complete JPEG, PNG or WebP image"),
 }
 
 # The texts of Dash's dropdowns (dcc.Dropdown ``labels``), per language.

@@ -96,7 +96,7 @@ def columns(lang: str) -> list[dict]:
 
 
 def layout(*, lang: str, towns: dict, categories: dict, departments: dict, town: str | None, principal=None,
-           query: dict | None = None, sound: bool = False):
+           query: dict | None = None, sound: bool = False, max_photo_bytes: int = 8 * 1024 * 1024):
     """``towns`` are the towns the principal may see (one for a town's operator); ``query`` the
     list's first snapshot (``callbacks.console.list_query``)."""
     may = ROLE_ACTIONS.get(principal.role, frozenset()) if principal is not None else None
@@ -104,6 +104,7 @@ def layout(*, lang: str, towns: dict, categories: dict, departments: dict, town:
     # only the inputs of the steps this role may take (a handler: start, resolve, return)
     needs_dept = may is None or bool({"assign", "route"} & may)
     needs_level = may is None or bool({"escalate", "route"} & may)
+    may_resolve = may is None or "resolve" in may
     def opts(pairs):
         return [{"label": label, "value": value} for value, label in pairs]
 
@@ -164,6 +165,12 @@ def layout(*, lang: str, towns: dict, categories: dict, departments: dict, town:
                         dcc.Input(id="case-handler", placeholder=t("handler", lang), className="cn-note"),
                     ]),
                     html.Div(id="case-dept-hint", className="cn-hint-small"),
+                    html.Div(hidden=not may_resolve, id="case-photos-box", children=[
+                        dcc.Upload(id="case-photos", multiple=True, max_size=max_photo_bytes,
+                                   accept="image/jpeg,image/png,image/webp", className="cn-upload",
+                                   children=html.Span(t("result_photos", lang))),
+                        html.Div(id="case-photos-names", className="cn-hint-small"),
+                    ]),
                     html.Div(hidden=not needs_level, id="case-level-input", children=[
                         dcc.Dropdown(labels=labels, id="case-level", options=opts((lv, t(f"level_{lv}", lang)) for lv in
                                                                    ("village", "town", "district")),

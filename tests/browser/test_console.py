@@ -3,6 +3,7 @@ shows each step and the big screen's colours follow."""
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -53,7 +54,7 @@ def timeline(driver):
             for li in driver.find_elements(By.CSS_SELECTOR, "#case-timeline li")]
 
 
-def test_operator_accepts_assigns_and_closes_a_case(browser, live_server):
+def test_operator_accepts_assigns_and_closes_a_case(browser, live_server, tmp_path):
     res = live_server.post_report(report(description="测试：楼道私拉电线"))
     iid = res.json()["id"]
     open_screen(browser, live_server.url + "/screen")
@@ -78,11 +79,18 @@ def test_operator_accepts_assigns_and_closes_a_case(browser, live_server):
     click_action(browser, "交办")
     WebDriverWait(browser, 10).until(lambda d: "交办" in timeline(d))
     browser.find_element(By.ID, "case-note").send_keys("已拆除私拉电线")   # 办结 needs its result
+    photo = tmp_path / "after.png"    # and may carry photos of it
+    Image.new("RGB", (80, 60), (20, 120, 200)).save(photo)
+    browser.find_element(By.CSS_SELECTOR, "#case-photos input[type=file]").send_keys(str(photo))
+    WebDriverWait(browser, 5).until(lambda d: "after.png" in d.find_element(By.ID, "case-photos-names").text)
     click_action(browser, "办结")
     WebDriverWait(browser, 10).until(lambda d: "办结" in timeline(d))
     click_action(browser, "反馈结案", confirm=True)
     WebDriverWait(browser, 10).until(lambda d: timeline(d) == ["上报", "受理", "交办", "办结", "反馈结案"])
     assert "消防救援大队" in browser.find_element(By.ID, "case-timeline").text
+    resolved = next(e for e in events_of(live_server, iid) if e["type"] == "resolved")
+    assert resolved["note"] == "已拆除私拉电线" and len(resolved["data"]["photos"]) == 1
+    assert browser.find_element(By.ID, "case-photos-names").text == ""   # used by that step only
     assert buttons(browser) == ["重新办理"]
 
     # The big screen follows: no open red case, no red grid.
