@@ -260,6 +260,24 @@ def _report_body(settings) -> dict:
                          "photos": {"contentType": "image/jpeg, image/png, image/webp"}}}}}
 
 
+def _action_body(settings) -> dict:
+    """A step as JSON, or (办结 with photos of the result) multipart: an 'action' part with the
+    same JSON and 'photos' files, checked like a report's."""
+    from .commands import MAX_STEP_PHOTOS, PHOTO_ACTIONS
+
+    image = {"type": "string", "contentMediaType": "application/octet-stream",
+             "description": f"a JPEG, PNG or WebP image (checked by content), at most "
+                            f"{settings.max_photo_bytes} bytes; only for {', '.join(PHOTO_ACTIONS)}"}
+    return {"required": True, "content": {
+        "application/json": {"schema": _ref("ActionIn")},
+        "multipart/form-data": {
+            "schema": {"type": "object", "required": ["action"], "properties": {
+                "action": _ref("ActionIn"),
+                "photos": {"type": "array", "maxItems": MAX_STEP_PHOTOS, "items": image}}},
+            "encoding": {"action": {"contentType": "application/json"},
+                         "photos": {"contentType": "image/jpeg, image/png, image/webp"}}}}}
+
+
 def _incident_paths(settings) -> dict:
     idem = {"name": "Idempotency-Key", "in": "header", "required": False,
             "description": "1-128 printable ASCII characters chosen by the client: a repeat with the same "
@@ -292,7 +310,7 @@ def _incident_paths(settings) -> dict:
             description="Allowed actions depend on the role (operator: all in its town; handler: start, "
                         "resolve, return on its department's cases; leader: supervise). The actor "
                         "recorded is the principal. A case not stored yet answers 404.",
-            params=[INCIDENT_ID], body={"required": True, "content": _json_content(_ref("ActionIn"))},
+            params=[INCIDENT_ID], body=_action_body(settings),
             responses={"202": _ok("appended", _ref("ActionAccepted")), **errors, "404": _resp("NotFound"),
                        "409": _resp("Conflict"), "422": _resp("Invalid"), "503": _resp("Unavailable")})},
         "/api/v1/incidents/{incident_id}/photos/{name}": {"get": _op(
