@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
 from sqlalchemy import (JSON, BigInteger, DateTime, Float, Index, Integer, String, Text,
-                        TypeDecorator, Uuid, and_, case, cast, create_engine, event, func, literal,
+                        TypeDecorator, Uuid, and_, case, create_engine, event, func, literal,
                         or_, select, text)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -37,7 +37,7 @@ class CaseQuery:
     how a principal's scope is applied (``dashboard.auth.case_filter``). ``text`` matches the
     description or the reporter (case-insensitive, anywhere), a grid whose name matched
     (``text_grid_codes``, looked up by the caller in the geography), or a prefix of the case
-    id. ``until``/``after`` bound the report time: the list holds still at ``until`` while
+    id; six or more hex digits (dashes ignored) are a case number only. ``until``/``after`` bound the report time: the list holds still at ``until`` while
     the cases reported after it are counted for the "n new" bar."""
     town: str | None = None
     categories: tuple[str, ...] = ()
@@ -125,6 +125,7 @@ class IncidentRow(Base):
 
     __table_args__ = (
         Index("ix_incidents_status_urgency", "status", "urgency"),
+        Index("ix_incidents_status_reported", "status", "reported_at"),  # the console's list and total
         Index("ix_incidents_town_reported", "town_code", "reported_at"),
         Index("ix_incidents_grid_status", "grid_code", "status"),
         Index("ix_incidents_reported_at", "reported_at"),
@@ -405,17 +406,21 @@ class Store:
             cond.append(t.c.reported_at <= q.until)
         if q.after is not None:
             cond.append(t.c.reported_at > q.after)
-        if q.text:
+        hexed = q.text.lower().replace("-", "")
+        if q.text and 6 <= len(hexed) <= 32 and all(ch in "0123456789abcdef" for ch in hexed):
+            # six or more hex digits: a case number (the console shows the first 8), found as a
+            # range of the primary key on either backend
+            cond.append(t.c.id.between(uuid.UUID(hexed.ljust(32, "0")), uuid.UUID(hexed.ljust(32, "f"))))
+        elif q.text:
             words = [
                 t.c.description.icontains(q.text, autoescape=True),
                 t.c.reporter.icontains(q.text, autoescape=True),
             ]
             if q.text_grid_codes:
                 words.append(t.c.grid_code.in_(q.text_grid_codes))
-            hexed = q.text.lower().replace("-", "")
             if len(hexed) >= 4 and all(ch in "0123456789abcdef" for ch in hexed):
-                # the case id, by a prefix of its hex digits (the console shows the first 8)
-                words.append(func.replace(cast(t.c.id, String), "-", "").startswith(hexed, autoescape=True))
+                # four or five hex digits: a case number's start, or a word
+                words.append(t.c.id.between(uuid.UUID(hexed.ljust(32, "0")), uuid.UUID(hexed.ljust(32, "f"))))
             cond.append(or_(*words))
         if q.overdue:
             if now is None or windows is None:
@@ -439,8 +444,13 @@ class Store:
         default = windows[("*", "*")]
 
         def hours(i):
-            whens = [(and_(t.c.category == c, t.c.base_urgency == u), w[i])
-                     for (c, u), w in windows.items() if (c, u) != ("*", "*")]
+            # one WHEN per window other than the default: (category, urgency) pairs grouped
+            by_hours: dict[float, dict[str, list[str]]] = {}
+            for (c, u), w in windows.items():
+                if (c, u) != ("*", "*") and w[i] != default[i]:
+                    by_hours.setdefault(w[i], {}).setdefault(u, []).append(c)
+            whens = [(or_(*[and_(t.c.base_urgency == u, t.c.category.in_(cs)) for u, cs in per_urgency.items()]), h)
+                     for h, per_urgency in by_hours.items()]
             return case(*whens, else_=default[i]) if whens else literal(default[i])
 
         window = case((t.c.accepted_at.is_(None), hours(0)), else_=hours(1))

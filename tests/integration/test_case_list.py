@@ -64,6 +64,9 @@ def test_search_by_a_word_and_by_id_prefix(store, cases):
     # the dashed form a user may paste
     got, _ = store.case_page(CaseQuery(text=str(target["id"])[:13]), limit=10)
     assert ids(got) == [target["id"]]
+    # four digits: a case number's start (or a word): the case is among the answers
+    got, _ = store.case_page(CaseQuery(text=target["id"].hex[:4]), limit=1000)
+    assert target["id"] in ids(got)
     # a wildcard typed by the user is a plain character
     assert store.case_page(CaseQuery(text="%"), limit=10) == ([], 0)
 

@@ -10,7 +10,7 @@ from dashboard.store import Base, make_engine
 
 
 def test_migrated_schema_matches_the_models(db_url):
-    assert current(db_url) == "0004"
+    assert current(db_url) == "0005"
     engine = make_engine(db_url)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
