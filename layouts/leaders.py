@@ -19,6 +19,7 @@ from dash import dcc, html
 from dashboard import auth, leaders
 from dashboard.auth import AccessDenied
 from dashboard.domain import categories
+from dashboard.i18n import DROPDOWN_LABELS
 from dashboard.i18n_leaders import tl
 from layouts.common import user_bar
 
@@ -78,19 +79,20 @@ def _options(pairs):
 
 def filters_bar(lang: str, f: leaders.Filters):
     cats = categories()
+    labels = DROPDOWN_LABELS["en" if lang == "en" else "zh"]  # Dash's own dropdown texts
     return html.Div(id="ld-filters", className="ld-filters", children=[
         html.Label([html.Span(tl("f_period", lang), className="ld-flabel"), dcc.Dropdown(
-            id="ld-period", value=f.period, clearable=False, searchable=False,
+            id="ld-period", labels=labels, value=f.period, clearable=False, searchable=False,
             options=_options((p, tl(f"period_{p}", lang)) for p in leaders.PERIODS))]),
         html.Label([html.Span(tl("col_category", lang), className="ld-flabel"), dcc.Dropdown(
-            id="ld-category", value=list(f.categories), multi=True, placeholder=tl("f_category", lang),
+            id="ld-category", labels=labels, value=list(f.categories), multi=True, placeholder=tl("f_category", lang),
             options=_options((c, leaders.category_name(c, lang)) for c in cats))]),
         html.Label([html.Span(tl("col_urgency", lang), className="ld-flabel"), dcc.Dropdown(
-            id="ld-urgency", value=list(f.urgencies), multi=True, searchable=False,
+            id="ld-urgency", labels=labels, value=list(f.urgencies), multi=True, searchable=False,
             placeholder=tl("f_urgency", lang),
             options=_options((u, leaders.urgency_name(u, lang)) for u in leaders.URGENCIES))]),
         html.Label([html.Span(tl("status", lang), className="ld-flabel"), dcc.Dropdown(
-            id="ld-status", value=list(f.status), multi=True, searchable=False, placeholder=tl("f_status", lang),
+            id="ld-status", labels=labels, value=list(f.status), multi=True, searchable=False, placeholder=tl("f_status", lang),
             options=_options((s, leaders.status_token_name(s, lang)) for s in leaders.STATUS_TOKENS))]),
         html.Label(className="ld-min", children=[html.Span(tl("f_min", lang), className="ld-flabel"), dcc.Input(
             id="ld-min", type="number", min=1, max=leaders.MAX_MIN_CASES, step=1, value=f.min_cases,
