@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PIL import Image
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -33,10 +34,13 @@ def press(driver, label):
 def click_action(driver, label, confirm=False):
     press(driver, label)
     if confirm:  # 反馈结案 and 退回 ask first
-        WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "case-confirm").is_displayed())
+        WebDriverWait(driver, 15).until(lambda d: d.find_element(By.ID, "case-confirm").is_displayed())
         driver.find_element(By.ID, "case-confirm-yes").click()
-    WebDriverWait(driver, 10).until(lambda d: "已提交" in d.find_element(By.ID, "case-result").text
-                                    and label in d.find_element(By.ID, "case-result").text)
+    try:  # generous: a loaded machine answers slowly; a refusal shows in the message
+        WebDriverWait(driver, 25).until(lambda d: "已提交" in d.find_element(By.ID, "case-result").text
+                                        and label in d.find_element(By.ID, "case-result").text)
+    except TimeoutException:
+        pytest.fail(f"{label}: no confirmation; the page says {driver.find_element(By.ID, 'case-result').text!r}")
 
 
 def choose(driver, dropdown_id, text):

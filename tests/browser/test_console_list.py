@@ -16,7 +16,7 @@ from dashboard.config import Settings
 from dashboard.geo import Geography
 from dashboard.routing import propose, routing
 from liveapp import visit
-from test_console import buttons, case_of, click_action, open_case, press, timeline
+from test_console import buttons, case_of, choose, click_action, open_case, press, timeline
 from test_screen import ARTIFACTS, WebDriverWait, report
 
 pytestmark = pytest.mark.browser
@@ -209,11 +209,18 @@ def test_routing_table_proposes_the_department(browser, live_server, town):
         seen.append(want)
     assert len(set(seen[:3])) == 3                       # three categories, three departments
     assert seen[3] == o_dept != propose(o_cat, None)   # the town's own wins
-    # 流转 without a reason is refused, with the reason it moves the case
+    # 流转 without a reason is refused, with the reason it moves the case to another department
     click_action(browser, "受理")
     press(browser, "流转")
     WebDriverWait(browser, 10).until(lambda d: "流转需要填写" in d.find_element(By.ID, "case-result").text)
     assert [e["type"] for e in case_of(live_server, ids[3])["events"]] == ["reported", "accepted"]
+    choose(browser, "case-dept", "住建局")
+    browser.find_element(By.ID, "case-note").send_keys("涉及厂房排污管道，转住建局")
+    click_action(browser, "流转")
+    WebDriverWait(browser, 15).until(lambda d: "流转" in timeline(d))
+    routed = case_of(live_server, ids[3])["events"][-1]
+    assert routed["type"] == "routed" and routed["data"]["department"] == "住建局"
+    assert routed["note"] == "涉及厂房排污管道，转住建局"
 
 
 def test_red_alarm_keyboard_and_confirmation(browser, live_server, town):
