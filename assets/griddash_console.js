@@ -8,19 +8,6 @@
         try { return window.dash_ag_grid.getApi("case-grid"); } catch (e) { return null; }
     }
 
-    function beep() {
-        try {
-            const Ctx = window.AudioContext || window.webkitAudioContext;
-            const ctx = new Ctx();
-            [0, 0.35].forEach(function (start) {
-                const o = ctx.createOscillator(), g = ctx.createGain();
-                o.frequency.value = 880; o.connect(g); g.connect(ctx.destination);
-                g.gain.setValueAtTime(0.25, ctx.currentTime + start);
-                g.gain.exponentialRampToValueAtTime(0.001, ctx.currentTime + start + 0.3);
-                o.start(ctx.currentTime + start); o.stop(ctx.currentTime + start + 0.3);
-            });
-        } catch (e) { /* no audio device: the alarm still shows */ }
-    }
 
     let lastAlarmIds = null;
 
@@ -44,7 +31,7 @@
             alarmSound: function (ids, cfg) {
                 ids = ids || [];
                 if (lastAlarmIds !== null && cfg && cfg.sound) {
-                    if (ids.some(function (i) { return lastAlarmIds.indexOf(i) < 0; })) { beep(); }
+                    if (ids.some(function (i) { return lastAlarmIds.indexOf(i) < 0; })) { window.griddash.beep(); }
                 }
                 lastAlarmIds = ids;
                 return window.dash_clientside.no_update;

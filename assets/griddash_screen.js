@@ -52,19 +52,6 @@
         setText(noteId, stale ? " · " + texts.stale_since.replace("{t}", formatClock(new Date(asof.at), tz, true)) : "");
     }
 
-    function beep() {
-        try {
-            const Ctx = window.AudioContext || window.webkitAudioContext;
-            const ctx = new Ctx();
-            [0, 0.35].forEach(function (start) {
-                const o = ctx.createOscillator(), g = ctx.createGain();
-                o.frequency.value = 880; o.connect(g); g.connect(ctx.destination);
-                g.gain.setValueAtTime(0.25, ctx.currentTime + start);
-                g.gain.exponentialRampToValueAtTime(0.001, ctx.currentTime + start + 0.3);
-                o.start(ctx.currentTime + start); o.stop(ctx.currentTime + start + 0.3);
-            });
-        } catch (e) { /* no audio device: the banner still shows */ }
-    }
 
     window.griddash = Object.assign({}, window.griddash, {
         screen: {
@@ -114,7 +101,7 @@
                 const ids = (alerts || []).map(function (a) { return a.id; });
                 if (lastAlarmIds !== null && cfg && cfg.sound) {
                     const fresh = ids.filter(function (i) { return lastAlarmIds.indexOf(i) < 0; });
-                    if (fresh.length) { beep(); }
+                    if (fresh.length) { window.griddash.beep(); }
                 }
                 lastAlarmIds = ids;
                 return ids.length;

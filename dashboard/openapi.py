@@ -246,18 +246,23 @@ def _responses() -> dict:
 
 # --------------------------------------------------------------------------- paths
 
-def _report_body(settings) -> dict:
+def _body_with_photos(settings, part: str, schema: str, max_photos: int, note: str = "") -> dict:
+    """JSON, or multipart: a ``part`` holding the same JSON and up to ``max_photos`` photo files."""
     image = {"type": "string", "contentMediaType": "application/octet-stream",
              "description": f"a JPEG, PNG or WebP image (checked by content), at most "
-                            f"{settings.max_photo_bytes} bytes"}
+                            f"{settings.max_photo_bytes} bytes{note}"}
     return {"required": True, "content": {
-        "application/json": {"schema": _ref("ReportIn")},
+        "application/json": {"schema": _ref(schema)},
         "multipart/form-data": {
-            "schema": {"type": "object", "required": ["report"], "properties": {
-                "report": _ref("ReportIn"),
-                "photos": {"type": "array", "maxItems": settings.max_photos, "items": image}}},
-            "encoding": {"report": {"contentType": "application/json"},
+            "schema": {"type": "object", "required": [part], "properties": {
+                part: _ref(schema),
+                "photos": {"type": "array", "maxItems": max_photos, "items": image}}},
+            "encoding": {part: {"contentType": "application/json"},
                          "photos": {"contentType": "image/jpeg, image/png, image/webp"}}}}}
+
+
+def _report_body(settings) -> dict:
+    return _body_with_photos(settings, "report", "ReportIn", settings.max_photos)
 
 
 def _action_body(settings) -> dict:
@@ -265,17 +270,8 @@ def _action_body(settings) -> dict:
     same JSON and 'photos' files, checked like a report's."""
     from .commands import MAX_STEP_PHOTOS, PHOTO_ACTIONS
 
-    image = {"type": "string", "contentMediaType": "application/octet-stream",
-             "description": f"a JPEG, PNG or WebP image (checked by content), at most "
-                            f"{settings.max_photo_bytes} bytes; only for {', '.join(PHOTO_ACTIONS)}"}
-    return {"required": True, "content": {
-        "application/json": {"schema": _ref("ActionIn")},
-        "multipart/form-data": {
-            "schema": {"type": "object", "required": ["action"], "properties": {
-                "action": _ref("ActionIn"),
-                "photos": {"type": "array", "maxItems": MAX_STEP_PHOTOS, "items": image}}},
-            "encoding": {"action": {"contentType": "application/json"},
-                         "photos": {"contentType": "image/jpeg, image/png, image/webp"}}}}}
+    return _body_with_photos(settings, "action", "ActionIn", MAX_STEP_PHOTOS,
+                             f"; only for {', '.join(PHOTO_ACTIONS)}")
 
 
 def _incident_paths(settings) -> dict:

@@ -298,3 +298,15 @@ def test_console_screenshots(browser, live_server, town, lang):
     open_case(browser, iid, "测试：河道垃圾漂浮")
     WebDriverWait(browser, 10).until(lambda d: buttons(d))
     browser.save_screenshot(str(ARTIFACTS / f"console-handler-{lang}.png"))
+
+
+def test_alarm_sound_once_for_each_new_red_case(browser, live_server, town):
+    visit(browser, live_server.url + "/console?sound=1", username="duty")
+    wait_rows(browser, 1)
+    time.sleep(4)  # the alarm's first look: what is there already does not sound
+    # count the beeps instead of playing them
+    browser.execute_script("window.__beeps = 0; window.griddash.beep = function () { window.__beeps += 1; };")
+    stored(live_server, live_server.post_report(report(description="测试：响铃的红色事件")).json()["id"])
+    WebDriverWait(browser, 15).until(lambda d: d.execute_script("return window.__beeps") == 1)
+    time.sleep(4)  # the same case still waiting: no second beep
+    assert browser.execute_script("return window.__beeps") == 1
