@@ -171,8 +171,10 @@ def register(app, services) -> None:
         now = datetime.now(timezone.utc)
         rows, total = rt.store.case_page(case_query(p, q), sort=sort, offset=start,
                                          limit=max(0, min(end - start, 5 * PAGE_SIZE)), windows=windows, now=now)
+        # the count is the snapshot's: say when it was taken
+        as_of = datetime.fromisoformat(q["until"]).astimezone(tz).strftime("%H:%M:%S")
         return {"rowData": [row(r, now, lang) for r in rows], "rowCount": total}, \
-            t("total_n", lang).format(n=total)
+            f"{t('total_n', lang).format(n=total)} · {t('as_of_short', lang).format(t=as_of)}"
 
     @app.callback(
         Output("new-bar", "children"),

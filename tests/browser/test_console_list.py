@@ -140,7 +140,7 @@ def test_sorting_search_total_and_a_list_that_holds_still(browser, live_server, 
         made[text] = stored(live_server, live_server.post_report(report(category=cat, description=text)).json()["id"])
     visit(browser, live_server.url + "/console", username="duty")
     wait_rows(browser, 7)
-    assert browser.find_element(By.ID, "list-total").text == "共 7 件"
+    assert re.fullmatch(r"共 7 件 · 截至 \d\d:\d\d:\d\d", browser.find_element(By.ID, "list-total").text)
     # 紧急程度 by rank, not by name: every red first, then yellow, then green
     header = browser.find_element(By.CSS_SELECTOR, '#case-grid .ag-header-cell[col-id="urgency"]')
     header.click()  # ascending: routine first
@@ -159,7 +159,7 @@ def test_sorting_search_total_and_a_list_that_holds_still(browser, live_server, 
     box = browser.find_element(By.ID, "f-search")
     box.send_keys("路灯杆", Keys.ENTER)
     WebDriverWait(browser, 10).until(lambda d: column(d, "description") == ["测试：红二 路灯杆"])
-    assert browser.find_element(By.ID, "list-total").text == "共 1 件"
+    assert browser.find_element(By.ID, "list-total").text.startswith("共 1 件 · ")
     box.clear()
     short = made["测试：黄一"].replace("-", "")[:6]
     box.send_keys(short, Keys.ENTER)
@@ -184,7 +184,7 @@ def test_sorting_search_total_and_a_list_that_holds_still(browser, live_server, 
     assert not browser.find_elements(By.CSS_SELECTOR, f'#case-grid .ag-row[row-id="{new}"]')
     bar.click()
     WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, f'#case-grid .ag-row[row-id="{new}"]'))
-    assert browser.find_element(By.ID, "list-total").text == "共 8 件"
+    assert browser.find_element(By.ID, "list-total").text.startswith("共 8 件 · ")
     assert not browser.find_element(By.ID, "new-bar").is_displayed()
 
 
