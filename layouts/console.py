@@ -67,9 +67,9 @@ def grid_options(lang: str) -> dict:
 
 # Column widths (px) that show whole words in each language within a 1920 px wide desk screen.
 COLUMN_WIDTHS = {
-    "zh": {"id": 100, "reported": 115, "urgency": 95, "status": 95, "town": 90, "category": 120, "description": 220},
-    "en": {"id": 100, "reported": 120, "urgency": 110, "status": 110, "town": 125, "category": 150,
-           "description": 160},
+    "zh": {"id": 108, "reported": 125, "urgency": 95, "status": 95, "town": 90, "category": 140, "description": 180},
+    "en": {"id": 108, "reported": 120, "urgency": 110, "status": 110, "town": 115, "category": 150,
+           "description": 120},
 }
 
 
@@ -84,7 +84,7 @@ def columns(lang: str) -> list[dict]:
         {"field": "urgency", "headerName": t("col_urgency", lang), "width": w["urgency"], "sortable": True,
          "cellClassRules": urg_rules},
         {"field": "status", "headerName": t("status", lang), "width": w["status"], "sortable": True},
-        {"field": "sla", "headerName": t("col_sla", lang), "width": 260, "sortable": True, "colId": "due",
+        {"field": "sla", "headerName": t("col_sla", lang), "width": 280, "sortable": True, "colId": "due",
          "tooltipField": "sla", "cellClassRules": {"cn-overdue": "params.data && params.data.overdue"}},
         {"field": "town", "headerName": t("col_town", lang), "width": w["town"], "sortable": True},
         {"field": "grid", "headerName": t("col_grid", lang), "width": 150, "sortable": True},
