@@ -25,7 +25,7 @@ from dashboard.domain import OPEN_STATUSES, STATUS_NAMES, URGENCY_STYLE, allowed
 from dashboard.i18n import ACTION_NAMES, pick, t
 from dashboard.routing import propose
 from dashboard.sla import default_policy
-from dashboard.store import CaseQuery
+from dashboard.store import CASE_SORT_KEYS, CaseQuery
 from dashboard.webauth import require_principal
 from layouts.console import PAGE_SIZE, list_query
 
@@ -35,8 +35,6 @@ EVENT_ACTION = {v: k for k, v in ACTIONS.items()}
 ACTION_KEYS = {"accept": "A", "assign": "S", "route": "R", "start": "D", "resolve": "F", "close": "C",
                "supervise": "U", "escalate": "E", "return": "B", "reopen": "O"}
 CONFIRM_ACTIONS = ("close", "return")
-SORT_COLUMNS = {"reported": "reported", "urgency": "urgency", "status": "status", "due": "due",
-                "town": "town", "grid": "grid", "category": "category", "department": "department"}
 ALARM_SHOWN = 5  # red cases named in the alarm; the rest are counted
 
 
@@ -124,14 +122,13 @@ def register(app, services) -> None:
         sla, late = sla_text(r, now, lang)
         g = geo.grids.get(r["grid_code"])
         c = cats.get(r["category"])
-        sym = {"red": "▲", "yellow": "■", "green": "●"}[r["urgency"]]
         return {
             "id": str(r["id"]), "short": r["id"].hex[:8],
             "reported": r["reported_at"].astimezone(tz).strftime("%m-%d %H:%M"),
             "town": (geo.towns.get(r["town_code"]) or {}).get("name_en" if lang == "en" else "name", ""),
             "grid": g.name if g else r["grid_code"],
             "category": (c.name_en if lang == "en" else c.name_zh) if c else r["category"],
-            "u": r["urgency"], "urgency": f"{sym} {t('legend_' + r['urgency'], lang)}",
+            "u": r["urgency"], "urgency": f"{URGENCY_STYLE[r['urgency']]['symbol']} {t('legend_' + r['urgency'], lang)}",
             "status": pick(STATUS_NAMES[r["status"]], lang), "sla": sla, "overdue": late,
             "department": r["department"] or "", "description": r["description"],
         }
@@ -166,8 +163,8 @@ def register(app, services) -> None:
             return no_update, no_update
         q = q or list_query()
         start, end = int(req.get("startRow") or 0), int(req.get("endRow") or PAGE_SIZE)
-        sort = [(SORT_COLUMNS[s["colId"]], s["sort"] == "desc") for s in req.get("sortModel") or []
-                if s.get("colId") in SORT_COLUMNS]
+        sort = [(s["colId"], s["sort"] == "desc") for s in req.get("sortModel") or []
+                if s.get("colId") in CASE_SORT_KEYS]  # the grid's column ids are the store's sort keys
         now = datetime.now(timezone.utc)
         rows, total = rt.store.case_page(case_query(p, q), sort=sort, offset=start,
                                          limit=max(0, min(end - start, 5 * PAGE_SIZE)), windows=windows, now=now)
@@ -216,9 +213,10 @@ def register(app, services) -> None:
             c = cats.get(r["category"])
             g = geo.grids.get(r["grid_code"])
             mins = max(0, int((now - r["reported_at"]).total_seconds() // 60))
+            name = (c.name_en if lang == "en" else c.name_zh) if c else r["category"]
             items.append(html.Button(
-                f"▲ {(c.name_en if lang == 'en' else c.name_zh) if c else r['category']} · "
-                f"{g.name if g else r['grid_code']} · {t('minutes_ago', lang).format(n=mins)}",
+                f"{URGENCY_STYLE['red']['symbol']} {name} · {g.name if g else r['grid_code']} · "
+                f"{t('minutes_ago', lang).format(n=mins)}",
                 id={"type": "alarm-case", "id": str(r["id"])}, className="cn-alarm-case"))
         more = [html.Span(t("alarm_more", lang).format(n=total - len(shown)), className="cn-alarm-more")] \
             if total > len(shown) else []
@@ -415,17 +413,12 @@ def register(app, services) -> None:
                 except (IndexError, ValueError, binascii.Error) as exc:
                     why = t("photo_too_big" if getattr(exc, "status", 422) == 413 else "photo_not_image", lang)
                     return refused(t("err_photo", lang).format(name=name, why=why))
-        written = photos.store(rt.settings.photos_path, iid, checked) if checked else []
-        try:
-            res = commands().act(iid, action, expected_version=case["version"], actor=p.label,
-                                 note=(note or "").strip(), data=data,
-                                 photos=[photos.photo_url(iid, ph.name) for ph in checked])
+        try:  # a refused step keeps none of its photos
+            with photos.kept_if_done(rt.settings.photos_path, iid, checked) as urls:
+                res = commands().act(iid, action, expected_version=case["version"], actor=p.label,
+                                     note=(note or "").strip(), data=data, photos=urls)
         except ActionError as exc:
-            photos.remove(written)  # nothing was appended: its photos are not kept either
             return refused(action_error_text(exc, action, lang))
-        except Exception:
-            photos.remove(written)
-            raise
         # a note is said once: the next step starts without it (and without the photos)
         return f"{t('done_ok', lang)}: {pick(ACTION_NAMES[res.action], lang)} (v{res.version})", "", None, \
             (refresh or 0) + 1, *((None, None) if checked else (keep, keep))

@@ -27,7 +27,7 @@ from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from dashboard import auth
 from dashboard.auth import AccessDenied
-from dashboard.domain import STATUS_NAMES, URGENCY_RANK, categories, departments
+from dashboard.domain import STATUS_NAMES, URGENCY_RANK, URGENCY_STYLE, categories, departments
 from dashboard.i18n import EVENT_NAMES, TEXT, lang_of, pick, t
 from dashboard.kpis import PERIODS
 from dashboard.schemas import is_own_photo_url
@@ -140,7 +140,7 @@ def register(app, services) -> None:
         return g.name if g else code
 
     def ticker_row(r, lang, pinned=False):
-        sym = {"red": "▲", "yellow": "■", "green": "●"}[r["urgency"]]
+        sym = URGENCY_STYLE[r["urgency"]]["symbol"]
         return html.Div(className=f"sc-tick sc-tick-{r['urgency']}" + (" sc-tick-pinned" if pinned else ""), children=[
             html.Span(r["reported_at"].astimezone(tz).strftime("%H:%M"), className="sc-tick-time"),
             html.Span(sym, className="sc-tick-sym"),
@@ -157,7 +157,7 @@ def register(app, services) -> None:
         for a in alarms[:ALARM_SHOWN]:
             waited = int((now - a["reported_at"]).total_seconds() // 60)
             items.append(html.Div(className="sc-alarm-item" + (" sc-alarm-late" if a["overdue"] else ""), children=[
-                html.Span("▲", className="sc-alarm-sym"),
+                html.Span(URGENCY_STYLE["red"]["symbol"], className="sc-alarm-sym"),
                 html.Span(f"{town_name(a['town'], lang)} · {grid_label(a['grid'])}", className="sc-alarm-where"),
                 html.Span(cat_name(a["category"], lang), className="sc-alarm-cat"),
                 html.Span(a["reported_at"].astimezone(tz).strftime("%H:%M"), className="sc-alarm-time"),
@@ -395,7 +395,7 @@ def register(app, services) -> None:
         now = datetime.now(timezone.utc)
         return [
             html.Div(className=f"sc-detail-head sc-u-{inc['urgency']}", children=[
-                html.Span({"red": "▲", "yellow": "■", "green": "●"}[inc["urgency"]]), " ",
+                html.Span(URGENCY_STYLE[inc["urgency"]]["symbol"]), " ",
                 cat_name(inc["category"], lang)]),
             html.Div(inc["description"], className="sc-detail-desc"),
             html.Div(className="sc-detail-meta", children=[

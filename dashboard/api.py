@@ -381,16 +381,13 @@ def post_action(incident_id: str):
             checked.append(photos.check_photo(raw, f"photos[{i}]", rt.settings.max_photo_bytes))
         except photos.PhotoError as exc:
             raise _invalid("photo", [{"field": exc.field, "message": exc.message}], exc.status) from None
-    written = photos.store(rt.settings.photos_path, iid, checked) if checked else []
-    try:
-        res = Commands(rt.redis, rt.store, rt.settings.stream).act(
-            iid, action, expected_version=version, actor=p.label[:64], note=note, data=data,
-            photos=[photos.photo_url(iid, ph.name) for ph in checked])
+    try:  # a refused step keeps none of its photos
+        with photos.kept_if_done(rt.settings.photos_path, iid, checked) as urls:
+            res = Commands(rt.redis, rt.store, rt.settings.stream).act(
+                iid, action, expected_version=version, actor=p.label[:64], note=note, data=data, photos=urls)
     except REDIS_ERRORS:
-        photos.remove(written)
         return _error(503, "the incident stream is unavailable; retry later (nothing was changed)")
     except ActionError as exc:
-        photos.remove(written)  # nothing was appended: its photos are not kept either
         body = {"error": exc.message, **exc.extra}
         if "field" in exc.extra:
             body["fields"] = [{"field": exc.extra["field"], "message": exc.message}]

@@ -38,11 +38,12 @@ URGENCY_RANK = {"red": 3, "yellow": 2, "green": 1}
 # Colours chosen to stay distinct on a dark wall screen and under deuteranopia and protanopia
 # (red is a light vermilion, green a blue-green: they differ in lightness and in blue, not only
 # in red/green); shapes make them readable without colour. assets/griddash.css repeats them as
-# CSS variables (--gd-red, --gd-yellow, --gd-green) for the page's text.
+# CSS variables (--gd-red, --gd-yellow, --gd-green) for the page's text. ``symbol`` is the
+# shape as a character, for text (lists, tickers, tables).
 URGENCY_STYLE = {
-    "red": {"color": "#e8402f", "shape": "triangle", "zh": "红色（紧急）", "en": "Red (urgent)"},
-    "yellow": {"color": "#ffe135", "shape": "square", "zh": "黄色（较急）", "en": "Yellow (soon)"},
-    "green": {"color": "#1fc7a8", "shape": "circle", "zh": "绿色（一般）", "en": "Green (routine)"},
+    "red": {"color": "#e8402f", "shape": "triangle", "symbol": "▲", "zh": "红色（紧急）", "en": "Red (urgent)"},
+    "yellow": {"color": "#ffe135", "shape": "square", "symbol": "■", "zh": "黄色（较急）", "en": "Yellow (soon)"},
+    "green": {"color": "#1fc7a8", "shape": "circle", "symbol": "●", "zh": "绿色（一般）", "en": "Green (routine)"},
 }
 
 

@@ -27,6 +27,7 @@ import re
 import tempfile
 import uuid
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,6 +191,18 @@ def _write_atomically(path: Path, data: bytes) -> None:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        raise
+
+
+@contextmanager
+def kept_if_done(root: Path, incident_id: uuid.UUID, photos: list[Photo]):
+    """Store checked photos for a step and yield their URLs; if the step fails (an exception
+    leaves the block), the files this call created are removed again."""
+    created = store(root, incident_id, photos) if photos else []
+    try:
+        yield [photo_url(incident_id, p.name) for p in photos]
+    except BaseException:
+        remove(created)
         raise
 
 

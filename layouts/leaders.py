@@ -18,7 +18,7 @@ from dash import dcc, html
 
 from dashboard import auth, leaders
 from dashboard.auth import AccessDenied
-from dashboard.domain import categories
+from dashboard.domain import URGENCY_STYLE, categories
 from dashboard.i18n import DROPDOWN_LABELS
 from dashboard.i18n_leaders import tl
 from layouts.common import user_bar
@@ -29,7 +29,7 @@ STABLE_IDS = ("leaders-page", "ld-breadcrumb", "ld-filters", "ld-period", "ld-ca
               "ld-status", "ld-min", "ld-export-csv", "ld-export-xlsx", "ld-kpis", "ld-trend",
               "ld-ranking", "ld-workers", "ld-cases", "ld-lang")
 PAGE = "/leaders"
-URGENCY_SYMBOL = {"red": "▲", "yellow": "■", "green": "●"}
+URGENCY_SYMBOL = {u: s["symbol"] for u, s in URGENCY_STYLE.items()}
 
 
 def _pct(rate) -> str:

@@ -44,7 +44,7 @@ KPI_CARDS = [
     ("kpi-open-yellow", "kpi_open_yellow", "sc-yellow"),
     ("kpi-open-green", "kpi_open_green", "sc-green"),
 ]
-KPI_SYMBOL = {"sc-red": "▲ ", "sc-yellow": "■ ", "sc-green": "● ", "sc-alert": "◎ "}
+KPI_SYMBOL = {**{f"sc-{u}": s["symbol"] + " " for u, s in URGENCY_STYLE.items()}, "sc-alert": "◎ "}
 
 
 def markers_url(scope: str | None, version: str) -> str:
@@ -64,7 +64,7 @@ def kpi_card(el_id: str, label: str, cls: str):
 
 def legend(lang: str):
     """What the symbols and the grid fills mean, in words (the fill rule: dashboard/wall.py)."""
-    items = [("r", "▲", "legend_red"), ("y", "■", "legend_yellow"), ("g", "●", "legend_green")]
+    items = [(u[0], s["symbol"], f"legend_{u}") for u, s in URGENCY_STYLE.items()]
     return html.Div(className="sc-legend", id="map-legend", children=[
         html.Div(className="sc-legend-row", children=[
             *[html.Span([html.Span(sym, className=f"sc-sym sc-sym-{k}"), t(key, lang)]) for k, sym, key in items],
