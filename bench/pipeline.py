@@ -87,8 +87,9 @@ def worker_main(cfg: dict) -> None:
     import logging
     logging.basicConfig(level=logging.WARNING, format="worker %(levelname)s %(name)s: %(message)s")
     from dashboard.config import Settings
-    from dashboard.store import Store
-    from dashboard.stream import Persister, redis_client
+    from dashboard.store.incidents import Store
+    from dashboard.stream.events import redis_client
+    from dashboard.stream.persister import Persister
 
     s = Settings.from_env({}).with_(redis_url=cfg["redis_url"], database_url=cfg["database_url"],
                                     stream=STREAM, dead_letter_stream=DEAD_STREAM, group=GROUP,
@@ -229,8 +230,8 @@ def summary_ms(values_s: list[float]) -> dict:
 def make_events(n: int, seed: int = 7):
     """``n`` realistic "reported" events, made by the simulator (same path as the API)."""
     from dashboard.config import Settings
-    from dashboard.geo import Geography
-    from dashboard.simulator import Simulator
+    from dashboard.demo.simulator import Simulator
+    from dashboard.geo.geography import Geography
     settings = Settings.from_env({})
     rt = SimpleNamespace(settings=settings, geo=Geography(settings))
     sim = Simulator(rt, seed=seed, backfill_days=0)
@@ -244,7 +245,7 @@ def fresh_tables(store) -> None:
 
 
 def delete_bench_keys(r) -> None:
-    from dashboard.stream import LIVE_VERSION_KEY
+    from dashboard.stream.events import LIVE_VERSION_KEY
     r.delete(STREAM, DEAD_STREAM, LIVE_VERSION_KEY)
 
 
@@ -252,8 +253,10 @@ def delete_bench_keys(r) -> None:
 
 def bench_raw(store, events) -> dict:
     from sqlalchemy import insert
-    from dashboard.domain import fold
-    from dashboard.store import _STATE_FIELDS, EventRow, IncidentRow, now_utc
+
+    from dashboard.core.domain import fold
+    from dashboard.store.incidents import _STATE_FIELDS, now_utc
+    from dashboard.store.models import EventRow, IncidentRow
 
     fresh_tables(store)
     ev_t, inc_t = EventRow.__table__, IncidentRow.__table__
@@ -288,7 +291,7 @@ def bench_raw(store, events) -> dict:
 # ============================================================================ 2. pipeline
 
 def bench_pipeline(store, r, redis_url, db_url, events, profile: str | None = None) -> dict:
-    from dashboard.stream import Publisher
+    from dashboard.stream.events import Publisher
     fresh_tables(store)
     delete_bench_keys(r)
     t0 = time.perf_counter()
@@ -342,7 +345,7 @@ class FrontierPoller(threading.Thread):
         self._halt.set()
 
     def run(self) -> None:
-        from dashboard.stream import stream_pos
+        from dashboard.stream.events import stream_pos
         last = -1
         pipe = self.r.pipeline(transaction=True)  # MULTI: both answers from one instant
         while not self._halt.is_set():
@@ -375,8 +378,9 @@ class FrontierPoller(threading.Thread):
 
 def bench_latency(store, r, redis_url, db_url, events, rate: float, duration: float) -> dict:
     from sqlalchemy import select
-    from dashboard.store import EventRow
-    from dashboard.stream import encode_event, stream_pos
+
+    from dashboard.store.models import EventRow
+    from dashboard.stream.events import encode_event, stream_pos
 
     fresh_tables(store)
     delete_bench_keys(r)
@@ -481,7 +485,7 @@ class PgDatabase:
 
 
 def run_backend(name: str, args, r, events, tmpdir: Path) -> dict:
-    from dashboard.store import Store
+    from dashboard.store.incidents import Store
     pg = None
     if name == "sqlite":
         url = f"sqlite:///{tmpdir / 'bench.sqlite3'}"
@@ -610,7 +614,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import redis as redis_mod
     import sqlalchemy
-    from dashboard.stream import redis_client
+
+    from dashboard.stream.events import redis_client
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     r = redis_client(args.redis_url)
     load0 = os.getloadavg()

@@ -245,7 +245,7 @@ def utc(text: str | None) -> datetime | None:
 
 def open_case_figures(path: Path, now: datetime) -> dict:
     """Open cases by urgency and the overdue ones, per the SLA table."""
-    from dashboard.sla import default_policy
+    from dashboard.core.sla import default_policy
     policy = default_policy()
     marks = ",".join("?" * len(OPEN_STATUSES))
     with connect(path) as db:
@@ -263,7 +263,7 @@ def open_case_figures(path: Path, now: datetime) -> dict:
 def red_closed_in_time(path: Path, since: datetime | None = None) -> tuple[int, int]:
     """(closed red cases, of which closed by their close deadline), optionally only those
     closed at or after ``since``."""
-    from dashboard.sla import default_policy
+    from dashboard.core.sla import default_policy
     policy = default_policy()
     with connect(path) as db:
         rows = db.execute("select category, base_urgency, reported_at, closed_at from incidents "
@@ -341,7 +341,7 @@ def rhythm_rate(speed: float, tz: str, start: float, end: float) -> float | None
     try:
         from zoneinfo import ZoneInfo
 
-        from dashboard.simulator import BASE_RATE, HOURLY, local_hour
+        from dashboard.demo.simulator import BASE_RATE, HOURLY, local_hour
     except ImportError:
         return None
     zone = ZoneInfo(tz)

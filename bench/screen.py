@@ -98,7 +98,7 @@ CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-backgr
                 "--disable-dev-shm-usage", "--disable-quic", "--no-first-run", "--disable-sync",
                 "--disable-component-update", "--lang=zh-CN")
 BENCH_USER = "bench-admin"  # the admin account the bench makes in the app's database
-CSRF_COOKIE = "_csrf_token"  # dashboard/webauth.py: Dash's renderer sends it back as X-CSRFToken
+CSRF_COOKIE = "_csrf_token"  # dashboard/web/security.py: Dash's renderer sends it back as X-CSRFToken
 MAX_INFLIGHT = 6          # Chromium's connections per host (HTTP/1.1)
 CAMERA_REFRESH_S = 3.0    # assets/griddash_screen.js SNAPSHOT_EVERY_MS
 REQUEST_TIMEOUT = 30
@@ -248,8 +248,8 @@ class App:
         done directly in the app's database (it is up: migrations applied): an admin account
         with an API key for the bench's own polling, and a kiosk link for the district screen."""
         sys.path.insert(0, str(ROOT))
-        from dashboard.accounts import Accounts
-        from dashboard.store import make_engine
+        from dashboard.store.accounts import Accounts
+        from dashboard.store.incidents import make_engine
 
         instance = self.workdir / "instance"
         secret = os.environ.get("SECRET_KEY") or (instance / "secret_key").read_text().strip()

@@ -1,4 +1,4 @@
-"""Callbacks of the big screen's camera wall. Thin: the follow rule lives in dashboard/camera_wall.py,
+"""Callbacks of the big screen's camera wall. Thin: the follow rule lives in dashboard/core/camera_wall.py,
 the tiles are drawn in the browser (assets/griddash_cameras.js).
 
 * camera-tick (15 s): touring pages of the scope's cameras;
@@ -29,26 +29,12 @@ from zoneinfo import ZoneInfo
 import orjson
 from dash import ClientsideFunction, Input, Output, State, no_update
 
-from dashboard import auth, camera_wall
+from dashboard.core import access, camera_wall
 from dashboard.i18n import t
-from dashboard.webauth import require_principal
+from dashboard.web.security import require_principal
+from layouts.components import short_name
 
 SNAPSHOT_WIDTH = 480  # one of camera_api.WIDTHS; the detail panel's small tiles use 320
-
-
-def short_name(name: str) -> str:
-    """The caption of a registry name "<town><place> <spot>" (新桥镇扶雅社区第2网格 路口球机3号):
-    the spot first, then the place without the town, which the screen's title already says
-    (路口球机3号 · 扶雅社区第2网格). Neighbouring cameras share the place, so the spot is what
-    tells them apart in a caption cut to one line. Other names are kept as they are."""
-    name = name.strip()
-    place, _, spot = name.partition(" ")
-    for suffix in ("街道", "镇", "工业城", "新区"):
-        i = place.find(suffix)
-        if 0 < i <= 6:
-            place, spot = place[i + len(suffix):].strip(), spot.strip()
-            return f"{spot} · {place}" if spot and place else (spot or place or name)
-    return name
 
 
 def tile_data(cam, cams, now: datetime, tz) -> dict:
@@ -89,7 +75,7 @@ def register(app, services) -> None:
         State("screen-config", "data"),
     )
     def refresh_wall(n, alerts, follow, cfg):
-        scope, lang = auth.resolve_town(require_principal(), cfg["scope"]), cfg.get("lang", "zh")
+        scope, lang = access.resolve_town(require_principal(), cfg["scope"]), cfg.get("lang", "zh")
         size = wall_size(cfg)
         now = datetime.now(timezone.utc)
         now_ms = int(now.timestamp() * 1000)

@@ -1,7 +1,7 @@
 """Callbacks of the operator console. Thin: filters -> one SQL page of the list
-(``Store.case_page``), actions -> dashboard.commands, proposals -> dashboard.routing.
+(``Store.case_page``), actions -> dashboard.stream.commands, proposals -> dashboard.core.routing.
 
-Scope comes from the signed-in principal (``dashboard.auth``): the case list is filtered by the
+Scope comes from the signed-in principal (``dashboard.core.access``): the case list is filtered by the
 principal's town or department whatever the filters say, a case outside it answers 404, and
 an action the role may not take answers 403, before anything is written.
 """
@@ -17,16 +17,19 @@ from zoneinfo import ZoneInfo
 import dash_leaflet as dl
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html, no_update
 
-from callbacks.screen import camera_tile, photo_items, timeline_items
-from dashboard import auth, photos
-from dashboard.auth import AccessDenied
-from dashboard.commands import ACTIONS, MAX_STEP_PHOTOS, PHOTO_ACTIONS, ActionError, Commands, head_key
-from dashboard.domain import OPEN_STATUSES, STATUS_NAMES, URGENCY_STYLE, allowed_events, categories
+from dashboard.core import access
+from dashboard.core.access import AccessDenied
+from dashboard.core.actions import ACTIONS, MAX_STEP_PHOTOS, PHOTO_ACTIONS, ActionError
+from dashboard.core.domain import OPEN_STATUSES, STATUS_NAMES, URGENCY_STYLE, allowed_events, categories
+from dashboard.core.routing import propose
+from dashboard.core.sla import default_policy
 from dashboard.i18n import ACTION_NAMES, pick, t
-from dashboard.routing import propose
-from dashboard.sla import default_policy
-from dashboard.store import CASE_SORT_KEYS, CaseQuery
-from dashboard.webauth import require_principal
+from dashboard.store import photos
+from dashboard.store.incidents import CASE_SORT_KEYS, CaseQuery
+from dashboard.stream.commands import Commands
+from dashboard.stream.heads import head_key
+from dashboard.web.security import require_principal
+from layouts.components import camera_tile, photo_items, timeline_items
 from layouts.console import PAGE_SIZE, list_query
 
 EVENT_ACTION = {v: k for k, v in ACTIONS.items()}
@@ -104,7 +107,7 @@ def register(app, services) -> None:
     def case_query(p, q: dict, *, until=True) -> CaseQuery:
         """The store query of a list snapshot, within the principal's scope (from the session,
         whatever the page sent)."""
-        scope = auth.case_filter(p)  # the principal's town or department
+        scope = access.case_filter(p)  # the principal's town or department
         town = q.get("town") or None
         if town and scope.get("town") not in (None, town):
             raise AccessDenied(f"not allowed outside town {scope['town']}")
@@ -158,7 +161,7 @@ def register(app, services) -> None:
     )
     def get_rows(req, q, cfg):
         lang = cfg["lang"]
-        p = auth.require_page(require_principal(), "console")
+        p = access.require_page(require_principal(), "console")
         if not req:
             return no_update, no_update
         q = q or list_query()
@@ -182,7 +185,7 @@ def register(app, services) -> None:
     )
     def count_new(_n, q, cfg):
         """Cases reported after the list's snapshot, matching its filters: the bar's count."""
-        p = auth.require_page(require_principal(), "console")
+        p = access.require_page(require_principal(), "console")
         q = q or list_query()
         until = datetime.fromisoformat(q["until"])
         n = rt.store.count_cases(replace(case_query(p, q, until=False), after=until),
@@ -199,8 +202,8 @@ def register(app, services) -> None:
     def alarm(_n, cfg):
         """Red cases in the principal's scope that nobody has accepted yet: named until accepted."""
         lang = cfg["lang"]
-        p = auth.require_page(require_principal(), "console")
-        if "accept" not in auth.ROLE_ACTIONS.get(p.role, ()):
+        p = access.require_page(require_principal(), "console")
+        if "accept" not in access.ROLE_ACTIONS.get(p.role, ()):
             return [], True, []
         q = replace(case_query(p, {}, until=False), urgencies=("red",), statuses=("reported",))
         total = rt.store.count_cases(q)
@@ -250,11 +253,11 @@ def register(app, services) -> None:
         if not case_id:
             return no_update, no_update, no_update, no_update
         lang = cfg["lang"]
-        p = auth.require_page(require_principal(), "console")
+        p = access.require_page(require_principal(), "console")
         inc = rt.store.get_incident(uuid.UUID(case_id))
         if inc is None:
             return html.Div(t("version_pending", lang)), [], [], no_update
-        auth.require_case(p, inc)
+        access.require_case(p, inc)
         head = rt.redis.hgetall(head_key(inc["id"]))
         version = int(head[b"v"]) if head else inc["version"]
         status = head[b"s"].decode() if head else inc["status"]
@@ -267,8 +270,8 @@ def register(app, services) -> None:
         grid = geo.grids.get(inc["grid_code"])
         timeline = timeline_items(inc["events"], tz, lang)
         photos = photo_items(inc["photos"], lang)
-        # cameras for the roles that may watch them (dashboard/camera_api.py): not a handler
-        near = [] if p.role == "handler" else cams.nearest(inc["lat"], inc["lon"], k=2, town=auth.town_scope(p))
+        # cameras for the roles that may watch them (dashboard/web/cameras.py): not a handler
+        near = [] if p.role == "handler" else cams.nearest(inc["lat"], inc["lon"], k=2, town=access.town_scope(p))
         feature = grid_features.get(inc["grid_code"])
         color = URGENCY_STYLE[inc["urgency"]]["color"]
         case_map = dl.Map(id="case-map", center=[inc["lat"], inc["lon"]], zoom=15, className="cn-map",
@@ -302,7 +305,7 @@ def register(app, services) -> None:
                html.Div(className="sc-detail-cams", children=[camera_tile(n.camera, cams, now, tz, lang, small=True)
                                                             for n in near])] if near else []),
         ]
-        mine = auth.allowed_actions(p, inc)
+        mine = access.allowed_actions(p, inc)
         buttons = []
         for e in allowed_events(status):
             action = EVENT_ACTION.get(e)
@@ -337,9 +340,9 @@ def register(app, services) -> None:
         the department is the routing table's proposal for its category and town."""
         dept, hint = None, ""
         if case_id:
-            p = auth.require_page(require_principal(), "console")
+            p = access.require_page(require_principal(), "console")
             inc = rt.store.get_incident(uuid.UUID(case_id), with_events=False)
-            if inc is not None and inc["status"] in OPEN_STATUSES and {"assign", "route"} & auth.allowed_actions(p, inc):
+            if inc is not None and inc["status"] in OPEN_STATUSES and {"assign", "route"} & access.allowed_actions(p, inc):
                 dept = propose(inc["category"], inc["town_code"])
                 hint = f"{t('proposed', cfg['lang'])}: {dept}"
         return "", dept, hint, None, "", "", None, case_id, None, None
@@ -398,12 +401,12 @@ def register(app, services) -> None:
             return refused(t("form_other_case", lang))
         fields = {"department": dept, "level": level, "handler": handler}
         data = {k: v.strip() for k, v in fields.items() if k in ACTION_FIELDS.get(action, ()) and v and v.strip()}
-        p = auth.require_page(require_principal(), "console")
+        p = access.require_page(require_principal(), "console")
         iid = uuid.UUID(str(case["id"]))
-        auth.require_action(p, rt.store.get_incident(iid, with_events=False), action)
+        access.require_action(p, rt.store.get_incident(iid, with_events=False), action)
         checked = []
         if action in PHOTO_ACTIONS and photo_data:
-            # the result's photos: the same checks as a report's (dashboard/photos.py)
+            # the result's photos: the same checks as a report's (dashboard/store/photos.py)
             if len(photo_data) > MAX_STEP_PHOTOS:
                 return refused(t("err_photos_n", lang).format(n=MAX_STEP_PHOTOS))
             for name, url in zip(photo_names or [], photo_data):
@@ -451,11 +454,11 @@ def register(app, services) -> None:
         if not rows:
             return t("pick_case", lang), no_update
         cmd, ok, refused = commands(), 0, 0
-        p = auth.require_page(require_principal(), "console")
+        p = access.require_page(require_principal(), "console")
         for r in rows:
             iid = uuid.UUID(str(r["id"]))
             inc = rt.store.get_incident(iid, with_events=False)
-            if not ({"accept", "assign"} <= auth.allowed_actions(p, inc or {})):
+            if not ({"accept", "assign"} <= access.allowed_actions(p, inc or {})):
                 refused += 1  # not this principal's case (or not stored yet): nothing is done
                 continue
             cmd.ensure_head(iid)

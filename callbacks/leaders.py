@@ -1,4 +1,4 @@
-"""Callbacks of the leaders' view. Thin: the URL is the state; logic in dashboard/leaders.py.
+"""Callbacks of the leaders' view. Thin: the URL is the state; logic in dashboard/queries/leaders.py.
 
 One callback keeps the URL, the filter controls and the content in step:
 
@@ -18,8 +18,9 @@ from __future__ import annotations
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import auth, leaders
-from dashboard.webauth import require_principal
+from dashboard.core import access
+from dashboard.queries import leaders
+from dashboard.web.security import require_principal
 from layouts import leaders as page
 
 CONTROLS = ("ld-period", "ld-category", "ld-urgency", "ld-status", "ld-min")
@@ -43,7 +44,7 @@ def register(app, services) -> None:
     )
     def sync(period, cats, urgs, status, min_cases, search, _tick, cfg, shown):
         # From the session on the server: 401 without one, 403 for a role without this page.
-        p = auth.require_page(require_principal(), "leaders")
+        p = access.require_page(require_principal(), "leaders")
         lang = (cfg or {}).get("lang", "zh")
         from_url = leaders.parse_query(leaders.query_of(search))
         trigger = ctx.triggered_id
@@ -64,5 +65,5 @@ def register(app, services) -> None:
             f = from_url
             new_search = no_update
             controls = (no_update,) * len(CONTROLS)
-        return (new_search, page.content_for(p, f, lang, rt), page.href(f, "zh" if lang == "en" else "en"),
+        return (new_search, page.content_for(p, leaders.page_view(rt, p, f), lang, rt.geo), page.href(f, "zh" if lang == "en" else "en"),
                 f.query_string(lang), *controls)

@@ -18,24 +18,19 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
-from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import orjson
 import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
-from dashboard import auth
-from dashboard.auth import AccessDenied
-from dashboard.domain import STATUS_NAMES, URGENCY_RANK, URGENCY_STYLE, categories, departments
-from dashboard.i18n import EVENT_NAMES, TEXT, lang_of, pick, t
-from dashboard.kpis import PERIODS
-from dashboard.schemas import is_own_photo_url
-from dashboard.webauth import require_principal
-from callbacks.cameras import short_name  # one caption rule for the wall and the panels
-from layouts import console as console_layout
-from layouts import leaders as leaders_layout
+from dashboard.core import access
+from dashboard.core.access import AccessDenied
+from dashboard.core.domain import LEVELS, STATUS_NAMES, URGENCY_STYLE, categories
+from dashboard.i18n import pick, t
+from dashboard.web.security import require_principal
 from layouts import screen as screen_layout
+from layouts.components import camera_tile, photo_items, timeline_items
 
 ALERTS_SENT = 50             # red alerts sent to the camera wall's follow queue (most urgent first)
 ALARM_SHOWN = 3              # alarms named in the banner (the count says how many more)
@@ -91,48 +86,6 @@ def register(app, services) -> None:
     def cat_name(code, lang):
         c = cats.get(code)
         return code if c is None else (c.name_en if lang == "en" else c.name_zh)
-
-    # ------------------------------------------------------------------ routing
-    @app.callback(Output("page-content", "children"), Input("url", "pathname"), Input("url", "search"))
-    def route(pathname, search):
-        q = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
-        lang = lang_of(q.get("lang"))
-        parts = [p for p in (pathname or "/").split("/") if p]
-        p = require_principal()
-        page = parts[0] if parts else "screen"
-        if page in auth.PAGE_ROLES and not auth.may_open(p, page):
-            return screen_layout.denied(lang)
-        if parts == ["console"]:
-            towns = {c: r for c, r in geo.towns.items() if auth.town_scope(p) in (None, c)}
-            town = q.get("town") if q.get("town") in towns else auth.town_scope(p)
-            return console_layout.layout(lang=lang, towns=towns, categories=cats,
-                                         departments=departments(), town=town, principal=p,
-                                         query=console_layout.list_query({"town": town}),
-                                         sound=q.get("sound") == "1", max_photo_bytes=rt.settings.max_photo_bytes)
-        if parts == ["leaders"]:
-            return leaders_layout.layout(principal=p, lang=lang, query=q, services=services)
-        if parts in ([], ["screen"]):
-            scope = None
-        elif len(parts) == 2 and parts[0] == "screen":
-            scope = parts[1]
-            if scope not in geo.towns:
-                return screen_layout.not_found(f"未知镇街 / unknown town: {scope}")
-        else:
-            return screen_layout.not_found("404")
-        try:
-            scope = auth.resolve_town(p, scope)
-        except AccessDenied:
-            return screen_layout.denied(lang)
-        wall = q.get("wall", "3")
-        wall = int(wall) if wall in ("2", "3", "4") else 3
-        period = q.get("period")
-        period = period if period in PERIODS else screen_layout.DEFAULT_PERIOD
-        return screen_layout.screen_layout(
-            scope=scope, scope_name=town_name(scope, lang) if scope else t("district", lang),
-            bounds=services.bounds(scope), lang=lang, wall=wall, tile_url=services.tiles.url,
-            tile_attribution=services.tiles.attribution, town_labels=services.town_labels(lang),
-            refresh_ms=rt.settings.refresh_ms, period=period, tz=rt.settings.timezone, principal=p,
-            sound=q.get("sound") == "1")
 
     # ------------------------------------------------------------------ live
     def grid_label(code):
@@ -193,7 +146,7 @@ def register(app, services) -> None:
         State("pinned-hash", "data"),
     )
     def refresh(_n, cfg, known_version, known_hash):
-        scope, lang = auth.resolve_town(require_principal(), cfg["scope"]), cfg["lang"]
+        scope, lang = access.resolve_town(require_principal(), cfg["scope"]), cfg["lang"]
         try:
             snap = live.snapshot(scope)
         except Exception:
@@ -259,7 +212,7 @@ def register(app, services) -> None:
         State("kpi-hash", "data"),
     )
     def refresh_kpis(_n, cfg, known_hash):
-        scope, lang, period = auth.resolve_town(require_principal(), cfg["scope"]), cfg["lang"], cfg["period"]
+        scope, lang, period = access.resolve_town(require_principal(), cfg["scope"]), cfg["lang"], cfg["period"]
         n_out = 2 * len(kpi_outputs) + 5
         try:
             k = kpis.get(scope, period)
@@ -282,7 +235,7 @@ def register(app, services) -> None:
                 t("of_open", lang).format(n=f"{k['open_total']:,}"),
                 t("accept_mean", lang).format(h=_fmt_hours_text(k["mean_hours_to_accept"], lang))]
         levels = []
-        for lvl in ("grid", "village", "town", "district"):
+        for lvl in LEVELS:
             share = k["resolution_level"][lvl]["share"]
             pct = 0 if share is None else share * 100
             levels.append(html.Div(className="sc-level", children=[
@@ -305,7 +258,7 @@ def register(app, services) -> None:
         State("screen-config", "data"),
     )
     def refresh_slow(_n, viewport, cfg):
-        scope, lang, period = auth.resolve_town(require_principal(), cfg["scope"]), cfg["lang"], cfg["period"]
+        scope, lang, period = access.resolve_town(require_principal(), cfg["scope"]), cfg["lang"], cfg["period"]
         try:
             k = kpis.get(scope, period)
         except Exception:
@@ -358,7 +311,7 @@ def register(app, services) -> None:
         prevent_initial_call=True,
     )
     def detail(marker, grid, _close, _case_clicks, cfg):
-        lang, scope = cfg["lang"], auth.resolve_town(require_principal(), cfg["scope"])
+        lang, scope = cfg["lang"], access.resolve_town(require_principal(), cfg["scope"])
         trig = ctx.triggered_id
         if trig == "detail-close":
             return "sc-detail hidden", []
@@ -386,7 +339,7 @@ def register(app, services) -> None:
             return None
         if scope and inc["town_code"] != scope:
             raise AccessDenied("no such case", status=404)
-        auth.require_case(require_principal(), inc)
+        access.require_case(require_principal(), inc)
         grid = geo.grids.get(inc["grid_code"])
         status = pick(STATUS_NAMES.get(inc["status"], (inc["status"], inc["status"])), lang)
         timeline = timeline_items(inc["events"], tz, lang)
@@ -459,60 +412,3 @@ def register(app, services) -> None:
         Input("red-alerts", "data"),
         State("screen-config", "data"),
     )
-
-
-def photo_items(urls: list, lang: str) -> list:
-    """A case's photos: those this app stored as images; anything else only as a link the viewer
-    may choose to open (an image from elsewhere would tell that site who looks at the case)."""
-    out = []
-    for url in urls:
-        if is_own_photo_url(url):
-            out.append(html.Img(src=url, className="sc-photo"))
-        elif isinstance(url, str) and url.startswith(("https://", "http://")):
-            out.append(html.A(t("photo_link", lang), href=url, target="_blank", rel="noopener noreferrer",
-                              className="sc-photo-link"))
-    return out
-
-
-def timeline_items(events: list[dict], tz, lang: str) -> list:
-    """A case's events as timeline rows: time, step, who / department / new urgency or level /
-    note (all text, escaped by React)."""
-    def details(e):
-        d = e["data"] or {}
-        urgency = t(f"legend_{d['urgency']}", lang) if d.get("urgency") in URGENCY_RANK else d.get("urgency", "")
-        level = t(f"level_{d['level']}", lang) if f"level_{d.get('level')}" in TEXT else d.get("level", "")
-        return " ".join(x for x in (e["actor"], d.get("department", ""), d.get("handler", ""),
-                                    urgency, level, e["note"]) if x)
-    return [html.Li([
-        html.Span(e["at"].astimezone(tz).strftime("%m-%d %H:%M"), className="sc-tl-time"),
-        html.Span(pick(EVENT_NAMES.get(e["type"], (e["type"], e["type"])), lang), className="sc-tl-type"),
-        html.Span(details(e), className="sc-tl-note"),
-    ]) for e in events]
-
-
-def camera_tile(cam, cams, now: datetime, tz, lang: str, small: bool = False):
-    """One tile of the wall: a refreshed snapshot for most kinds, so the browser's per-host
-    connection limit is never reached; HLS and embedded players only where configured."""
-    # The frame shows the full name; the caption is the wall's (spot first, without the town).
-    name = html.Div(short_name(cam.name), className="sc-cam-name", title=cam.name)
-    if not cams.is_online(cam, now):
-        seen = cams.last_seen(cam, now)
-        seen_txt = seen.astimezone(tz).strftime("%m-%d %H:%M") if seen else "–"
-        return html.Div(className="sc-cam sc-cam-offline", **{"data-camera": cam.id}, children=[
-            html.Div([html.Div(t("camera_offline", lang), className="sc-cam-off"),
-                      html.Div(f"{t('camera_last_seen', lang)} {seen_txt}", className="sc-cam-seen")],
-                     className="sc-cam-placeholder"),
-            name])
-    width = 320 if small else 480
-    if cam.kind == "sim":
-        media = html.Img(src=f"/cameras/{cam.id}/snapshot.jpg?w={width}", className="sc-cam-img",
-                         **{"data-snapshot": f"/cameras/{cam.id}/snapshot.jpg?w={width}"})
-    elif cam.kind == "snapshot":
-        media = html.Img(src=cam.url, className="sc-cam-img", **{"data-snapshot": cam.url})
-    elif cam.kind == "mjpeg":
-        media = html.Img(src=cam.url, className="sc-cam-img")
-    elif cam.kind == "hls":
-        media = html.Video(className="sc-cam-img", muted=True, autoPlay=True, **{"data-hls": cam.url})
-    else:  # embed
-        media = html.Iframe(src=cam.url, className="sc-cam-img", **{"data-embed": "1"})
-    return html.Div(className="sc-cam", **{"data-camera": cam.id}, children=[media, name])

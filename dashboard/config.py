@@ -86,7 +86,7 @@ class Settings:
     simulator_backfill_days: float = 30.0  # history published first on an empty database
     simulator_storm: str | None = None     # a town code: a demo storm over it when the simulator starts
     simulator_storm_minutes: float = 30.0  # how long that storm lasts
-    # SLA clock (dashboard/sla.py; deadlines in data/sla.csv)
+    # SLA clock (dashboard/core/sla.py; deadlines in data/sla.csv)
     sla_watch: bool = True        # run the SLA watcher in this process
     sla_interval_s: float = 30.0
     sla_auto_escalate: bool = True
@@ -94,7 +94,7 @@ class Settings:
     auto_migrate: bool = True     # apply Alembic migrations when the web process starts
     # API
     max_body_bytes: int = 64 * 1024
-    # Accounts, sessions and limits (dashboard/webauth.py)
+    # Accounts, sessions and limits (dashboard/web/security.py)
     session_hours: float = 12.0         # a session ends after this long without a request
     cookie_secure: bool = False         # COOKIE_SECURE=1 behind HTTPS: cookies only over HTTPS
     trusted_proxies: int = 0            # TRUSTED_PROXIES=1 behind one reverse proxy (X-Forwarded-For)
@@ -110,7 +110,7 @@ class Settings:
     open311_public_read: bool = False
     # Screens
     refresh_ms: int = 1000
-    tile_preset: str = "none"     # none | osm | tianditu | amap | custom (see dashboard/basemap.py)
+    tile_preset: str = "none"     # none | osm | tianditu | amap | custom (see dashboard/geo/basemap.py)
     tile_url: str | None = None   # with TILE_PRESET=custom, e.g. a self-hosted tile server
     tianditu_key: str | None = None
 

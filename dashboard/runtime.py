@@ -12,11 +12,16 @@ from dataclasses import dataclass, field
 
 import redis
 
-from .config import Settings
-from .embedded import EmbeddedRedis
-from .geo import Geography
-from .store import Store
-from .stream import Persister, Publisher, redis_client
+from dashboard.config import Settings
+from dashboard.core.sla import SlaPolicy
+from dashboard.demo.simulator import Simulator
+from dashboard.embedded import EmbeddedRedis
+from dashboard.geo.geography import Geography
+from dashboard.store.incidents import Store
+from dashboard.store.migrations import upgrade
+from dashboard.stream.events import Publisher, redis_client
+from dashboard.stream.persister import Persister
+from dashboard.workers.sla_watcher import SlaWatcher
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +52,6 @@ class Runtime:
         if migrate is None:
             migrate = settings.auto_migrate
         if migrate:
-            from .migrations import upgrade
             upgrade(db_url)
         rt = cls(settings=settings, redis=redis_client(redis_url), store=Store.from_url(db_url),
                  geo=Geography(settings), publisher=None, embedded=embedded,
@@ -57,11 +61,9 @@ class Runtime:
             if settings.run_persister:
                 rt.spawn(Persister(rt.redis, rt.store, settings), "persister")
             if settings.sla_watch:
-                from .sla import SlaPolicy, SlaWatcher
                 rt.spawn(SlaWatcher(rt, SlaPolicy.load(auto_escalate=settings.sla_auto_escalate),
                                     interval=settings.sla_interval_s), "sla")
             if settings.simulate:
-                from .simulator import Simulator
                 rt.spawn(Simulator(rt, speed=settings.simulator_speed,
                                    backfill_days=settings.simulator_backfill_days,
                                    storm=settings.simulator_storm,

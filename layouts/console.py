@@ -16,10 +16,10 @@ from pathlib import Path
 import dash_ag_grid as dag
 from dash import dcc, html
 
-from dashboard.auth import ROLE_ACTIONS
-from dashboard.domain import OPEN_STATUSES, STATUS_NAMES, URGENCY_STYLE
+from dashboard.core.access import ROLE_ACTIONS
+from dashboard.core.domain import ESCALATION_LEVELS, OPEN_STATUSES, STATUS_NAMES, URGENCY_STYLE
 from dashboard.i18n import DROPDOWN_LABELS, pick, t
-from layouts.common import user_bar
+from layouts.components import user_bar
 
 PAGE_SIZE = 100  # rows per request of the list
 DEFAULT_STATUSES = list(OPEN_STATUSES)
@@ -173,7 +173,7 @@ def layout(*, lang: str, towns: dict, categories: dict, departments: dict, town:
                     ]),
                     html.Div(hidden=not needs_level, id="case-level-input", children=[
                         dcc.Dropdown(labels=labels, id="case-level", options=opts((lv, t(f"level_{lv}", lang)) for lv in
-                                                                   ("village", "town", "district")),
+                                                                   ESCALATION_LEVELS),
                                      placeholder=t("level", lang)),
                     ]),
                     html.Div(id="case-result", className="cn-msg", role="status"),

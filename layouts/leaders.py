@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from dashboard import auth, leaders
-from dashboard.auth import AccessDenied
-from dashboard.domain import URGENCY_STYLE, categories
+from dashboard.core import access
+from dashboard.core.domain import URGENCY_STYLE, categories
 from dashboard.i18n import DROPDOWN_LABELS
-from dashboard.i18n_leaders import tl
-from layouts.common import user_bar
+from dashboard.i18n.leaders import tl
+from dashboard.queries import leaders
+from layouts.components import user_bar
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +46,13 @@ def href(f: leaders.Filters, lang: str, **changes) -> str:
 
 # --------------------------------------------------------------------------- the page
 
-def layout(*, principal, lang: str, query: dict, services):
-    """The whole page for ``query``; scope from ``principal`` (the session's)."""
-    rt = services.runtime
-    f = leaders.parse_query(query)
+def layout(*, principal, lang: str, f: leaders.Filters, shown, geo):
+    """The whole page for the filters ``f``; ``shown`` is ``leaders.page_view``'s answer for
+    them (the view, or why there is none), asked by the router with the session's principal."""
     return html.Div(id="leaders-page", className="ld-root", lang="en" if lang == "en" else "zh-CN", children=[
         header(principal, lang, f),
         filters_bar(lang, f),
-        html.Div(id="ld-content", className="ld-content", children=content_for(principal, f, lang, rt)),
+        html.Div(id="ld-content", className="ld-content", children=content_for(principal, shown, lang, geo)),
         dcc.Location(id="ld-url", refresh=False),
         dcc.Store(id="ld-config", data={"lang": lang}),
         dcc.Store(id="ld-shown", data=f.query_string(lang)),
@@ -107,28 +106,26 @@ def control_values(f: leaders.Filters) -> tuple:
 
 # --------------------------------------------------------------------------- the selection
 
-def content_for(principal, f: leaders.Filters, lang: str, rt):
-    """The selection's part of the page, or why it cannot be shown."""
-    if principal is None:
+def content_for(principal, shown, lang: str, geo):
+    """The selection's part of the page (``shown``: a ``leaders.View``), or why it cannot be
+    shown (a ``leaders.Refusal``: 401, 403, 404 or 503)."""
+    if isinstance(shown, leaders.View):
+        return content(shown, lang, geo, bound=access.town_scope(principal))
+    if shown.status == 401:
         return message("denied_title", "sign in", lang, status=401)
-    try:
-        view = leaders.view_for(rt, principal, f)
-    except AccessDenied as exc:
-        return message("denied_title" if exc.status == 403 else "notfound_title",
-                       denial_text(principal, exc, lang, rt.geo), lang, status=exc.status)
-    except Exception:  # the database is away: say so, the next refresh tries again
-        log.exception("leaders' view failed")
+    if shown.status == 503:
         return message("unavailable", "", lang, status=503)
-    return content(view, lang, rt.geo, bound=auth.town_scope(principal))
+    return message("denied_title" if shown.status == 403 else "notfound_title",
+                   denial_text(principal, shown, lang, geo), lang, status=shown.status)
 
 
-def denial_text(principal, exc: AccessDenied, lang: str, geo) -> str:
+def denial_text(principal, refusal, lang: str, geo) -> str:
     """Why, in the page's language (the server's own message stays in the log)."""
-    log.info("leaders' view refused for %s: %s", principal.username, exc.message)
-    if exc.status == 404:
+    log.info("leaders' view refused for %s: %s", principal.username, refusal.message)
+    if refusal.status == 404:
         return tl("notfound_detail", lang)
-    bound = auth.town_scope(principal)
-    if bound is not None and auth.may_open(principal, "leaders"):
+    bound = access.town_scope(principal)
+    if bound is not None and access.may_open(principal, "leaders"):
         return tl("denied_town", lang, town=leaders.town_name(geo, bound, lang))
     return tl("denied_role", lang)
 

@@ -10,9 +10,9 @@ import dash_leaflet as dl
 from dash import dcc, html
 from dash_extensions.javascript import Namespace
 
-from dashboard.domain import URGENCY_STYLE
+from dashboard.core.domain import URGENCY_STYLE
 from dashboard.i18n import t
-from layouts.common import user_bar
+from layouts.components import user_bar
 
 ns = Namespace("griddash", "map")
 
@@ -21,7 +21,7 @@ STABLE_IDS = ("grid-map", "camera-wall", "incident-ticker", "kpi-reports-today",
 
 # The wall's default period: long enough that "accepted within 1 day" and "closed within 5
 # days" judge mostly cases whose deadlines have passed (on "today" they are 100 % by
-# construction). ``?period=`` chooses another (dashboard.kpis.PERIODS).
+# construction). ``?period=`` chooses another (dashboard.queries.kpis.PERIODS).
 DEFAULT_PERIOD = "30d"
 KPI_REFRESH_MS = 5_000     # the KPI cards and levels
 SLOW_REFRESH_MS = 60_000   # the trend chart and the ranking
@@ -63,7 +63,7 @@ def kpi_card(el_id: str, label: str, cls: str):
 
 
 def legend(lang: str):
-    """What the symbols and the grid fills mean, in words (the fill rule: dashboard/wall.py)."""
+    """What the symbols and the grid fills mean, in words (the fill rule: dashboard/core/wall.py)."""
     items = [(u[0], s["symbol"], f"legend_{u}") for u, s in URGENCY_STYLE.items()]
     return html.Div(className="sc-legend", id="map-legend", children=[
         html.Div(className="sc-legend-row", children=[

@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 
 from dashboard.config import Settings
 from dashboard.embedded import EmbeddedRedis
-from dashboard.geo import Geography
-from dashboard.store import Store
+from dashboard.geo.geography import Geography
+from dashboard.store.incidents import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_SKIP = os.environ.get("GRIDDASH_NO_SKIP") == "1"
@@ -87,7 +87,7 @@ def pg_server_url():
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
     """A database URL with the schema applied by the Alembic migrations, empty."""
-    from dashboard.migrations import upgrade
+    from dashboard.store.migrations import upgrade
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'test.sqlite3'}"
@@ -151,7 +151,7 @@ def make_events(geo):
     later by its lifecycle events), as the demo simulator makes them."""
     from datetime import datetime, timedelta, timezone
 
-    from dashboard.simulator import Simulator
+    from dashboard.demo.simulator import Simulator
 
     def make(n: int, seed: int = 1, follow_ups: bool = True):
         sim = Simulator(_RT(Settings.from_env({}), geo), speed=1.0, seed=seed, backfill_days=0)

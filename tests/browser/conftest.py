@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from liveapp import LiveServer
 
 from dashboard.embedded import free_port
-from liveapp import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -21,8 +21,8 @@ class LiveServer:
     @property
     def accounts(self):
         if self._accounts is None:
-            from dashboard.accounts import Accounts
-            from dashboard.store import make_engine
+            from dashboard.store.accounts import Accounts
+            from dashboard.store.incidents import make_engine
             secret = (self.instance_dir / "secret_key").read_text().strip()
             self._accounts = Accounts(make_engine(self.db_url), secret, ttl=0)
         return self._accounts

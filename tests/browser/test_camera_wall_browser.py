@@ -11,7 +11,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from test_screen import WebDriverWait, open_screen, report
 
-from dashboard.camera_wall import FOLLOW_HOLD_S
+from dashboard.core.camera_wall import FOLLOW_HOLD_S
 
 pytestmark = pytest.mark.browser
 

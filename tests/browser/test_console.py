@@ -3,14 +3,14 @@ shows each step and the big screen's colours follow."""
 from __future__ import annotations
 
 import pytest
+from liveapp import visit
 from PIL import Image
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-
-from dashboard.routing import propose
-from liveapp import visit
 from test_screen import ARTIFACTS, WebDriverWait, open_screen, report
+
+from dashboard.core.routing import propose
 
 pytestmark = pytest.mark.browser
 

@@ -7,17 +7,17 @@ import re
 import time
 
 import pytest
+from liveapp import visit
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-
-from dashboard.domain import URGENCY_RANK
-from dashboard.config import Settings
-from dashboard.geo import Geography
-from dashboard.routing import propose, routing
-from liveapp import visit
 from test_console import buttons, case_of, choose, click_action, open_case, press, timeline
 from test_screen import ARTIFACTS, WebDriverWait, report
+
+from dashboard.config import Settings
+from dashboard.core.domain import URGENCY_RANK
+from dashboard.core.routing import propose, routing
+from dashboard.geo.geography import Geography
 
 pytestmark = pytest.mark.browser
 

@@ -16,10 +16,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
-
-from layouts.leaders import STABLE_IDS
 from test_console import choose
 from test_screen import ARTIFACTS, WebDriverWait
+
+from layouts.leaders import STABLE_IDS
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +36,7 @@ CASES = [  # grid, hours ago, description
 
 def grid_names():
     from dashboard.config import Settings
-    from dashboard.geo import Geography
+    from dashboard.geo.geography import Geography
 
     geo = Geography(Settings.from_env({}))
     return geo, {code: geo.grids[code].name for code in (J1, J2, X1)}

@@ -6,12 +6,12 @@ import time
 from pathlib import Path
 
 import pytest
+from liveapp import visit
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait as _Wait
 
 from layouts.screen import STABLE_IDS
-from liveapp import visit
 
 pytestmark = pytest.mark.browser
 
@@ -164,8 +164,8 @@ def test_new_red_case_pinned_pulsing_with_alarm_within_2s(browser, live_server):
     marker = browser.find_element(By.CSS_SELECTOR, f'#grid-map [data-incident="{iid}"]')
     icon = marker.find_element(By.XPATH, "..")
     # Its own marker, not inside a cluster, pulsing, above the clusters; red is a triangle in the
-    # red of dashboard/domain.py (shape and colour, for colour-blind viewers too).
-    from dashboard.domain import URGENCY_STYLE
+    # red of dashboard/core/domain.py (shape and colour, for colour-blind viewers too).
+    from dashboard.core.domain import URGENCY_STYLE
     assert marker.find_element(By.TAG_NAME, "polygon").get_attribute("fill").lower() == URGENCY_STYLE["red"]["color"]
     assert {"gd-alert", "gd-pulse"} <= set(icon.get_attribute("class").split())
     assert int(icon.value_of_css_property("z-index")) > max(
@@ -315,7 +315,7 @@ def test_clicking_a_marker_or_its_grid_opens_the_detail_panel(browser, live_serv
 
 def live_server_grid_name(code):
     from dashboard.config import Settings
-    from dashboard.geo import Geography
+    from dashboard.geo.geography import Geography
     return Geography(Settings.from_env({})).grids[code].name
 
 

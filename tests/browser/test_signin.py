@@ -12,10 +12,9 @@ import json
 import time
 
 import pytest
-from selenium.webdriver.common.by import By
-
 from liveapp import PASSWORD, visit
-from test_screen import ARTIFACTS, WebDriverWait, open_screen, report, wait_live
+from selenium.webdriver.common.by import By
+from test_screen import ARTIFACTS, WebDriverWait, open_screen, report
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +23,7 @@ JINQING, XINQIAO_TOWN = "331004106", "331004103"
 
 def grid_point(server, town):
     from dashboard.config import Settings
-    from dashboard.geo import Geography
+    from dashboard.geo.geography import Geography
 
     geo = Geography(Settings())
     g = next(g for g in geo.grids.values() if g.town_code == town)

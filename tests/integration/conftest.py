@@ -101,7 +101,7 @@ def api_key(accounts):
 @pytest.fixture
 def drain(rt):
     """``drain()``: run a persister until the stream has nothing left to store."""
-    from dashboard.stream import Persister
+    from dashboard.stream.persister import Persister
 
     def run():
         p = Persister(rt.redis, rt.store, rt.settings, name="test-drain")

@@ -15,10 +15,10 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
-from dashboard.commands import Commands
-from layouts.console import list_query
 from people import DEPARTMENT, OTHER_TOWN, TOWN
+
+from dashboard.stream.commands import Commands
+from layouts.console import list_query
 
 ROLES_PRINCIPALS = ["admin", "leader", "op", "op_other", "handler", "worker", "kiosk_T", "kiosk_district"]
 BOUND = {"op": TOWN, "op_other": OTHER_TOWN, "kiosk_T": TOWN}  # principals bound to one town
@@ -254,8 +254,8 @@ def test_console_callbacks(world, rt, drain, town_key):
 
 
 def _fresh_case(rt, town, drain):
-    from dashboard.intake import report_event
-    from dashboard.schemas import ReportIn
+    from dashboard.core.intake import report_event
+    from dashboard.core.schemas import ReportIn
 
     grid = next(g for g in rt.geo.grids.values() if g.town_code == town)
     ev = report_event(ReportIn(category="dispute", description="测试", lat=grid.lat, lon=grid.lon,

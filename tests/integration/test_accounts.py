@@ -5,9 +5,9 @@ import subprocess
 import sys
 
 import pytest
-
-from dashboard.accounts import AccountError, Accounts
 from people import PASSWORD, TOWN
+
+from dashboard.store.accounts import AccountError, Accounts
 
 
 @pytest.fixture

@@ -7,8 +7,10 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard.commands import ACTIONS, ActionError, Commands, head_key
-from dashboard.domain import Event, fold
+from dashboard.core.actions import ACTIONS, ActionError
+from dashboard.core.domain import Event, fold
+from dashboard.stream.commands import Commands
+from dashboard.stream.heads import head_key
 
 FIELDS = {"route": {"department": "住建局"}, "assign": {"department": "综合行政执法局"}}
 NOTES = {"route": "属住建局职责", "resolve": "已修复完毕", "return": "不属本部门", "supervise": "请加快"}

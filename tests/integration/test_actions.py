@@ -7,7 +7,6 @@ import uuid
 import orjson
 import pytest
 
-
 XINQIAO = (28.5231, 121.4147)
 
 
@@ -134,7 +133,8 @@ def test_unknown_case_is_404(client):
 def test_an_oversized_note_from_any_door_is_refused_before_the_stream(rt, client, drain):
     """The console's callbacks and the API share Commands.act: a note the stream's schema would
     refuse (and dead-letter) is refused at the door, and nothing is appended."""
-    from dashboard.commands import ActionError, Commands
+    from dashboard.core.actions import ActionError
+    from dashboard.stream.commands import Commands
 
     iid = new_case(client, drain)
     length = rt.redis.xlen(rt.settings.stream)

@@ -151,8 +151,8 @@ def test_healthz_reports_pipeline_state(client, rt, r, drain):
 
 
 def test_healthz_is_503_when_redis_is_down(settings, tmp_path):
-    from dashboard.embedded import EmbeddedRedis
     from app import create_app
+    from dashboard.embedded import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path / "r", persist=False).start()
     runtime = Runtime.start(settings.with_(redis_url=server.url), background=False)
@@ -172,7 +172,7 @@ def test_healthz_is_503_when_redis_is_down(settings, tmp_path):
 
 def test_amap_preset_serves_grids_shifted_to_gcj02(settings):
     from app import create_app
-    from dashboard.basemap import wgs84_to_gcj02
+    from dashboard.geo.basemap import wgs84_to_gcj02
 
     rt = Runtime.start(settings.with_(tile_preset="amap"), background=False)
     try:

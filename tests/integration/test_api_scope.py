@@ -1,7 +1,7 @@
 """The JSON API's access matrix: every route × every principal × own town and another town.
 
 Each table below is written out by hand from README's roles (not computed with
-``dashboard.auth``), so that a change in the rules shows up as a failing row. Every test
+``dashboard.core.access``), so that a change in the rules shows up as a failing row. Every test
 collects all mismatches and fails once, listing them as ``who METHOD path: got, expected``.
 
 Towns: T = 金清镇 (``op``'s), O = 新桥镇 (``op_other``'s). Cases: T and O reported by the
@@ -17,12 +17,12 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from people import DEPARTMENT, OTHER_TOWN, TOWN
 from PIL import Image
 
-from dashboard import camera_api
-from dashboard.cameras import OFFLINE_SLOT_S
-from dashboard.commands import Commands
-from people import DEPARTMENT, OTHER_TOWN, TOWN
+from dashboard.geo.cameras import OFFLINE_SLOT_S
+from dashboard.stream.commands import Commands
+from dashboard.web import cameras as camera_api
 
 USERS = ["admin", "leader", "op", "op_other", "handler", "worker"]
 KIOSKS = {"kiosk_T": TOWN, "kiosk_district": None}

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 from PIL import Image
 
-from dashboard import camera_api
-from dashboard.cameras import OFFLINE_SLOT_S
+from dashboard.geo.cameras import OFFLINE_SLOT_S
+from dashboard.web import cameras as camera_api
 
 XINQIAO_TOWN = "331004103"
 XINQIAO = (28.5231, 121.4147)  # a point in 新桥镇

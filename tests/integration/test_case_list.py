@@ -9,9 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from dashboard.domain import URGENCY_RANK, categories
-from dashboard.sla import default_policy
-from dashboard.store import CaseQuery, IncidentRow
+from dashboard.core.domain import URGENCY_RANK, categories
+from dashboard.core.sla import default_policy
+from dashboard.store.incidents import CaseQuery
+from dashboard.store.models import IncidentRow
+
 
 @pytest.fixture
 def cases(store, make_events):

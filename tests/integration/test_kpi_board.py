@@ -1,4 +1,4 @@
-"""The KPI board (dashboard.kpi_board): figures per (scope, period), fresh after a page load.
+"""The KPI board (dashboard.queries.kpi_board): figures per (scope, period), fresh after a page load.
 
 On the real runtime (Redis and both databases). The freshness tests inject a compute function
 (to make one key slow, or count computations) and a clock (to age the figures without waiting).
@@ -12,10 +12,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dashboard.domain import IncidentState
-from dashboard.kpi_board import KpiBoard
-from dashboard.kpis import UnknownTown, compute_kpis
-from dashboard.sla import default_policy
+from dashboard.core.domain import IncidentState
+from dashboard.core.sla import default_policy
+from dashboard.queries.kpi_board import KpiBoard
+from dashboard.queries.kpis import UnknownTown, compute_kpis
 
 A, B = "331004001", "331004103"
 TTL = GRACE = 5.0

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 import orjson
 import pytest
 
-from dashboard.domain import IncidentState
-from dashboard.kpi_board import village_names
-from dashboard.kpis import compute_kpis
-from dashboard.sla import default_policy
+from dashboard.core.domain import IncidentState
+from dashboard.core.sla import default_policy
+from dashboard.queries.kpi_board import village_names
+from dashboard.queries.kpis import compute_kpis
 
 A, B = "331004001", "331004103"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from dashboard.commands import Commands
-from dashboard.kpis import compute_kpis
-from dashboard.sla import default_policy
+from dashboard.core.sla import default_policy
+from dashboard.queries.kpis import compute_kpis
+from dashboard.stream.commands import Commands
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)   # 20:00 in Shanghai
 

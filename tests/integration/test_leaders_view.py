@@ -21,12 +21,12 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from dashboard.commands import Commands
-from dashboard.domain import categories
-from dashboard.intake import report_event
-from dashboard.schemas import ReportIn
 from people import OTHER_TOWN, TOWN
+
+from dashboard.core.domain import categories
+from dashboard.core.intake import report_event
+from dashboard.core.schemas import ReportIn
+from dashboard.stream.commands import Commands
 
 J1, J2, X1 = "331004106008-01", "331004106008-02", "331004103004-01"
 HYPERLINK = '=HYPERLINK("http://x","y")'
@@ -269,7 +269,8 @@ def test_url_change_sets_the_controls_and_a_shown_url_is_not_redone(login, cases
 def test_layout_for_the_router(app, rt, login, cases):
     """The page as the router renders it: the district's towns for a leader; a clear
     "not allowed" and nothing of 新桥镇 for 金清镇's operator asking for it."""
-    from dashboard.auth import Principal
+    from dashboard.core.access import Principal
+    from dashboard.queries import leaders
     from layouts import leaders as page
 
     services = app.extensions["griddash.services"]
@@ -278,7 +279,9 @@ def test_layout_for_the_router(app, rt, login, cases):
 
     def render(p, query, lang="zh"):
         with app.test_request_context("/leaders"):  # the router runs in a request (sign-out form's token)
-            tree = page.layout(principal=p, lang=lang, query=query, services=services).to_plotly_json()
+            f = leaders.parse_query(query)
+            shown = leaders.page_view(services.runtime, p, f)
+            tree = page.layout(principal=p, lang=lang, f=f, shown=shown, geo=services.runtime.geo).to_plotly_json()
         return json.dumps(tree, default=lambda o: o.to_plotly_json() if hasattr(o, "to_plotly_json") else str(o),
                           ensure_ascii=False)
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-
-from dashboard.domain import Event
-from dashboard.live import LiveView
-from dashboard.stream import LIVE_VERSION_KEY
+from dashboard.core.domain import Event
+from dashboard.queries.live import LiveView
+from dashboard.stream.events import LIVE_VERSION_KEY
 
 
 def follow(incident, kind, minutes, pos, **data):

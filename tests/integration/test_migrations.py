@@ -4,9 +4,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from dashboard.migrations import current
-from dashboard import accounts  # noqa: F401  (users and api_keys are part of the schema)
-from dashboard.store import Base, make_engine
+from dashboard.store.incidents import make_engine
+from dashboard.store.migrations import current
+from dashboard.store.models import Base
 
 
 def test_migrated_schema_matches_the_models(db_url):

@@ -16,13 +16,13 @@ import orjson
 import pytest
 import redis
 from defusedxml import ElementTree as SafeET
+from people import DEPARTMENT, OTHER_TOWN, TOWN
 from shapely.geometry import shape
 
-from dashboard.domain import PLATFORMS, STATUS_NAMES, Event, categories
-from dashboard.intake import report_event
-from dashboard.schemas import ReportIn
-from dashboard.sla import default_policy
-from people import DEPARTMENT, OTHER_TOWN, TOWN
+from dashboard.core.domain import PLATFORMS, STATUS_NAMES, Event, categories
+from dashboard.core.intake import report_event
+from dashboard.core.schemas import ReportIn
+from dashboard.core.sla import default_policy
 
 V2 = "/open311/v2"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -300,7 +300,7 @@ def test_request_fields_and_types_in_json(rt, drain, anon, keys):
 
 
 def test_request_fields_in_xml(rt, drain, anon, keys):
-    # stored photos have relative URLs (dashboard/photos.py)
+    # stored photos have relative URLs (dashboard/store/photos.py)
     photo = "/api/v1/incidents/6c1f0d3e-0000-4000-8000-000000000001/photos/" + "ab" * 32 + ".jpg"
     ev = seed(rt, days_ago=2, photos=[photo])
     advance(rt, ev, *CLOSE_STEPS)
@@ -319,7 +319,7 @@ def test_request_fields_in_xml(rt, drain, anon, keys):
 
 
 def test_newest_first_and_at_most_the_limit(rt, drain, anon, keys, monkeypatch):
-    import dashboard.open311 as open311
+    import dashboard.web.open311 as open311
 
     events = [seed(rt, days_ago=d) for d in (5, 1, 3)]
     drain()

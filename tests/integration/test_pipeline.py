@@ -15,12 +15,13 @@ import uuid
 import orjson
 import pytest
 from sqlalchemy import func, select
-
-from dashboard.domain import fold
-from dashboard.store import EventRow, IncidentRow, Store
-from dashboard.stream import Persister, Publisher, encode_event, redis_client
-
 from tcp_proxy import TcpProxy
+
+from dashboard.core.domain import fold
+from dashboard.store.incidents import Store
+from dashboard.store.models import EventRow, IncidentRow
+from dashboard.stream.events import Publisher, encode_event, redis_client
+from dashboard.stream.persister import Persister
 
 
 def wait_for(cond, timeout=60.0, interval=0.05, what="condition"):
@@ -113,7 +114,7 @@ def test_committed_but_not_acked_is_redelivered_without_doubles(settings, store,
     p.ensure_group()
     entries = p._read(">", block=None)
     assert len(entries) == 300
-    from dashboard.stream import decode_entry
+    from dashboard.stream.events import decode_entry
     store.store_events([decode_entry(eid, f) for eid, f in entries])  # committed, never acked
     assert r.xpending(settings.stream, settings.group)["pending"] == 300
     p2 = Persister(rc, store, settings, name="crashy")  # same consumer restarts

@@ -14,10 +14,10 @@ import uuid
 
 import orjson
 import pytest
+from people import OTHER_TOWN, TOWN
 from PIL import Image
 
-from dashboard.schemas import ReportIn
-from people import OTHER_TOWN, TOWN
+from dashboard.core.schemas import ReportIn
 
 XINQIAO = (28.5231, 121.4147)  # a point in 新桥镇 (OTHER_TOWN)
 PHOTO_MAX = 200_000
@@ -445,8 +445,8 @@ def test_every_api_route_is_documented_with_its_methods(app, anon):
                   for p, ops in doc["paths"].items() if p.startswith("/api/v1/")}
     missing = {p: sorted(m - documented.get(p, set())) for p, m in routes.items() if m - documented.get(p, set())}
     stale = {p: sorted(m - routes.get(p, set())) for p, m in documented.items() if m - routes.get(p, set())}
-    assert not missing, f"routes missing from dashboard/openapi.py: {missing}"
-    assert not stale, f"documented in dashboard/openapi.py but not routes of the app: {stale}"
+    assert not missing, f"routes missing from dashboard/web/openapi.py: {missing}"
+    assert not stale, f"documented in dashboard/web/openapi.py but not routes of the app: {stale}"
 
 
 def test_an_unknown_api_path_is_a_json_404(client, anon):

@@ -8,9 +8,10 @@ from datetime import datetime, timezone
 import pytest
 from test_actions import act, new_case
 
-from dashboard.commands import ActionError, Commands
-from dashboard.domain import Event
-from dashboard.routing import propose
+from dashboard.core.actions import ActionError
+from dashboard.core.domain import Event
+from dashboard.core.routing import propose
+from dashboard.stream.commands import Commands
 
 XINQIAO = "331004103"
 

@@ -5,13 +5,14 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from dashboard.commands import Commands, head_key
-from dashboard.demo_workers import grid_workers, reporter_name
-from dashboard.routing import propose
-from dashboard.simulator import BASE_RATE, HOURLY, SOURCE, Simulator
-from dashboard.sla import default_policy
-from dashboard.store import EventRow, IncidentRow
-from dashboard.stream import decode_entry
+from dashboard.core.routing import propose
+from dashboard.core.sla import default_policy
+from dashboard.demo.simulator import BASE_RATE, HOURLY, SOURCE, Simulator
+from dashboard.demo.workers import grid_workers, reporter_name
+from dashboard.store.models import EventRow, IncidentRow
+from dashboard.stream.commands import Commands
+from dashboard.stream.events import decode_entry
+from dashboard.stream.heads import head_key
 
 
 def test_backfill_is_stored_and_heads_match_the_stored_versions(rt, drain):

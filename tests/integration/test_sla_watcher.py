@@ -4,9 +4,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from dashboard.commands import Commands, head_key
-from dashboard.domain import Event, fold
-from dashboard.sla import SlaPolicy, SlaWatcher
+from dashboard.core.domain import Event, fold
+from dashboard.core.sla import SlaPolicy
+from dashboard.stream.commands import Commands
+from dashboard.stream.heads import head_key
+from dashboard.workers.sla_watcher import SlaWatcher
 
 RAISING_TABLE = ("category,urgency,accept_hours,close_hours,warn_urgency,late_urgency\n"
                  "*,*,24,120,yellow,red\n"

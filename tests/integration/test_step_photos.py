@@ -7,10 +7,11 @@ import json
 import uuid
 
 import pytest
-
-from dashboard.commands import ActionError, Commands
 from test_actions import act, new_case
 from test_report_api import image
+
+from dashboard.core.actions import ActionError
+from dashboard.stream.commands import Commands
 
 
 def post_step(client, iid, body, files):

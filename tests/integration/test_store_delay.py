@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from dashboard.stream import store_delay_s
+from dashboard.stream.events import store_delay_s
 
 
 def test_delay_is_the_age_of_the_oldest_unread_entry(r):

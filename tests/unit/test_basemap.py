@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from dashboard.basemap import shift_geojson, tile_preset, wgs84_to_gcj02
+from dashboard.geo.basemap import shift_geojson, tile_preset, wgs84_to_gcj02
 
 
 def test_gcj02_shift_near_luqiao_is_about_430m_east_330m_south():

@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callbacks.screen import camera_tile
-from dashboard.cameras import Camera, CameraRegistry
 from dashboard.config import Settings
+from dashboard.geo.cameras import Camera, CameraRegistry
+from layouts.components import camera_tile
 
 NOW = datetime(2026, 11, 26, 4, 0, tzinfo=timezone.utc)
 TZ = ZoneInfo("Asia/Shanghai")

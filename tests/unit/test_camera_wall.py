@@ -1,4 +1,4 @@
-"""The camera wall's follow rule (dashboard/camera_wall.py), on a fake clock."""
+"""The camera wall's follow rule (dashboard/core/camera_wall.py), on a fake clock."""
 from __future__ import annotations
 
 import itertools
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from dashboard.camera_wall import FOLLOW_HOLD_S, FOLLOW_MAX_S, next_state
+from dashboard.core.camera_wall import FOLLOW_HOLD_S, FOLLOW_MAX_S, next_state
 
 T0 = 1_790_000_000_000  # epoch ms
 S = 1000
@@ -221,8 +221,8 @@ XINQIAO = (28.5231, 121.4147)
 
 @pytest.fixture(scope="module")
 def registry():
-    from dashboard.cameras import CameraRegistry
     from dashboard.config import Settings
+    from dashboard.geo.cameras import CameraRegistry
     return CameraRegistry(Settings.from_env({}))
 
 
@@ -232,9 +232,9 @@ def refresh(registry, monkeypatch):
     from types import SimpleNamespace
 
     import callbacks.cameras as cb
-    from dashboard import auth
+    from dashboard.core import access
     monkeypatch.setattr(cb, "require_principal", lambda: None)
-    monkeypatch.setattr(auth, "resolve_town", lambda principal, town: town)
+    monkeypatch.setattr(access, "resolve_town", lambda principal, town: town)
     app = _App()
     cb.register(app, SimpleNamespace(runtime=SimpleNamespace(settings=registry.settings), cameras=registry))
     (deps, fn), = app.callbacks
@@ -311,5 +311,5 @@ def test_offline_tiles_say_when_they_were_last_seen(refresh, registry):
     ("新桥镇", "新桥镇"),
 ])
 def test_captions_put_the_spot_first_and_drop_the_town(name, short):
-    from callbacks.cameras import short_name
+    from layouts.components import short_name
     assert short_name(name) == short

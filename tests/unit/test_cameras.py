@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageChops
 
-from dashboard import cameras as C
-from dashboard.cameras import Camera, CameraRegistry, render_frame
 from dashboard.config import Settings
+from dashboard.demo.camera_frames import cjk_font_source, render_frame
+from dashboard.geo import cameras as C
+from dashboard.geo.cameras import Camera, CameraRegistry
 
 XINQIAO = "331004103"
 COLUMNS = "id,name,town_code,village_code,grid_code,lon,lat,kind,url,status"
@@ -164,7 +165,7 @@ def test_render_frame_is_a_jpeg_of_the_asked_size(reg):
     img = open_jpeg(render_frame(cam, NOW))
     assert img.size == (480, 270) and img.mode == "RGB"
     assert open_jpeg(render_frame(cam, NOW, 320, 180)).size == (320, 180)
-    assert open_jpeg(reg.frame(cam, NOW, 960, 540)).size == (960, 540)
+    assert open_jpeg(render_frame(cam, NOW, 960, 540, tz=reg.settings.timezone)).size == (960, 540)
     with pytest.raises(ValueError):
         render_frame(cam, NOW.replace(tzinfo=None))  # naive datetimes are ambiguous
     for place in ("河道监控", "出租房楼道", "路口球机"):  # the scene variants render too
@@ -201,7 +202,7 @@ def test_frame_rendering_is_cheap(reg):
 
 
 def test_a_cjk_font_is_found():
-    src = C.cjk_font_source()
+    src = cjk_font_source()
     if src is None:
         pytest.skip("no CJK font installed (Debian: apt-get install fonts-noto-cjk)")
     from PIL import ImageFont

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from callbacks.console import action_error_text
-from dashboard.commands import ActionError
+from dashboard.core.actions import ActionError
 
 
 @pytest.mark.parametrize("exc,action,lang,expected", [

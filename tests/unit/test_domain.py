@@ -6,8 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dashboard.domain import (OPEN_STATUSES, TRANSITIONS, Event, allowed_events, categories, fold,
-                              reported_event_id)
+from dashboard.core.domain import OPEN_STATUSES, TRANSITIONS, Event, allowed_events, categories, fold, reported_event_id
 
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=timezone.utc)
 IID = uuid.UUID("11111111-2222-4333-8444-555555555555")
@@ -78,7 +77,7 @@ def test_reported_event_id_is_stable():
 
 
 def test_every_platform_has_a_department():
-    from dashboard.domain import PLATFORMS, departments
+    from dashboard.core.domain import PLATFORMS, departments
     deps = departments()
     assert {"公安分局", "消防救援大队", "市场监管分局", "综合行政执法局", "住建局"} <= {d.name_zh for d in deps.values()}
     for platform in PLATFORMS:

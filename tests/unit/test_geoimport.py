@@ -11,8 +11,8 @@ import pytest
 from shapely.geometry import Point, shape
 
 from dashboard.config import DATA_DIR, Settings
-from dashboard.geo import Geography, geo_path
-from dashboard.geoimport import GeoImportError, import_geo, reset_geo
+from dashboard.geo.geography import Geography, geo_path
+from dashboard.geo.importer import GeoImportError, import_geo, reset_geo
 
 COLUMNS = ["id", "name", "town_code", "village_code", "grid_code", "lon", "lat", "kind", "url", "status"]
 SMALL_TOWN = "331004400"   # 滨海工业城: 9 grids, 120 cameras

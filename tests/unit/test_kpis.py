@@ -1,4 +1,4 @@
-"""KPI figures (dashboard.kpis) on a hand-computed fixture, in a real database.
+"""KPI figures (dashboard.queries.kpis) on a hand-computed fixture, in a real database.
 
 Runs on SQLite and PostgreSQL (the ``store`` fixture). All times below are local
 (Asia/Shanghai, +08:00); "now" is Thursday 2026-11-26 10:00 local (02:00 UTC). Boundaries:
@@ -37,9 +37,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dashboard import kpis
-from dashboard.domain import IncidentState
-from dashboard.kpis import compute_kpis, deadlines, is_overdue
+from dashboard.core import metrics
+from dashboard.core.domain import IncidentState
+from dashboard.core.metrics import deadlines, is_overdue
+from dashboard.queries import kpis
+from dashboard.queries.kpis import compute_kpis
 
 TZ = "Asia/Shanghai"
 A, B, C = "331004001", "331004103", "331004002"
@@ -357,7 +359,7 @@ def test_only_not_yet_due_cases_give_no_rate(store):
 
 
 def test_a_replaced_deadline_rule_applies_everywhere(loaded, monkeypatch):
-    monkeypatch.setattr(kpis, "deadlines",
+    monkeypatch.setattr(metrics, "deadlines",
                         lambda r: (r + timedelta(hours=48), r + timedelta(days=7)))
     k = kp(loaded, period="7d")
     # 48 h: c2 (30 h) now on time; c8 (24 h old) pending; c7 (6d2h, not accepted) still late

@@ -1,4 +1,4 @@
-"""The leaders' view core (dashboard.leaders) on a hand-computed fixture, in a real database.
+"""The leaders' view core (dashboard.queries.leaders) on a hand-computed fixture, in a real database.
 
 Runs on SQLite and PostgreSQL (the ``store`` fixture). Times are local (Asia/Shanghai);
 "now" is 2026-11-26 10:00 local. The 7-day period starts 2026-11-19 10:00 local.
@@ -32,12 +32,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dashboard import leaders
-from dashboard.auth import AccessDenied, Principal
 from dashboard.config import Settings
-from dashboard.domain import IncidentState, categories
-from dashboard.kpis import compute_kpis
-from dashboard.sla import default_policy
+from dashboard.core.access import AccessDenied, Principal
+from dashboard.core.domain import IncidentState, categories
+from dashboard.core.sla import default_policy
+from dashboard.queries import leaders
+from dashboard.queries.kpis import compute_kpis
 
 TZ = "Asia/Shanghai"
 J, X = "331004106", "331004103"

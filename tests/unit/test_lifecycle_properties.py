@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard.domain import LEVELS, STATUS_NAMES, TRANSITIONS, Event, allowed_events, fold
+from dashboard.core.domain import LEVELS, STATUS_NAMES, TRANSITIONS, Event, allowed_events, fold
 
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=timezone.utc)
 IID = uuid.UUID("22222222-3333-4444-8555-666666666666")

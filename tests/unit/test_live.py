@@ -1,12 +1,12 @@
-"""The live snapshot: the grid fill rule (dashboard/wall.py), pinned red cases, alarms and
+"""The live snapshot: the grid fill rule (dashboard/core/wall.py), pinned red cases, alarms and
 compact markers."""
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from dashboard.live import build_snapshot
-from dashboard.sla import SlaPolicy
+from dashboard.core.sla import SlaPolicy
+from dashboard.queries.live import build_snapshot
 
 NOW = datetime(2026, 11, 26, 8, tzinfo=timezone.utc)
 

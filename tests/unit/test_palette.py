@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from dashboard.domain import URGENCY_STYLE
+from dashboard.core.domain import URGENCY_STYLE
 
 SIMULATIONS = {
     "normal": np.eye(3),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from dashboard.schemas import ReportIn, is_own_photo_url
+from dashboard.core.schemas import ReportIn, is_own_photo_url
 
 BASE = {"category": "fire_hazard", "description": "测试", "lat": 28.52, "lon": 121.41, "reporter": "网格员"}
 OWN = "/api/v1/incidents/6c1f0d3e-0000-4000-8000-000000000001/photos/" + "a" * 64 + ".jpg"

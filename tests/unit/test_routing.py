@@ -6,10 +6,10 @@ import csv
 
 import pytest
 
-from dashboard import routing
 from dashboard.config import DATA_DIR
-from dashboard.domain import categories, departments
-from dashboard.routing import RoutingError, load_routing, propose
+from dashboard.core import routing
+from dashboard.core.domain import categories, departments
+from dashboard.core.routing import RoutingError, load_routing, propose
 
 SHIPPED = (DATA_DIR / "routing.csv").read_text(encoding="utf-8")
 LUNAN, FENGJIANG, BINHAI = "331004001", "331004006", "331004400"

@@ -9,16 +9,27 @@ from types import SimpleNamespace
 
 import pytest
 
-from dashboard import demo_workers
-from dashboard.__main__ import main
-from dashboard.commands import EVENT_TO_ACTION, check_fields, head_key
+from dashboard.cli import main
 from dashboard.config import Settings
-from dashboard.domain import departments
-from dashboard.routing import propose
-from dashboard.simulator import (BASE_RATE, DEFAULT_RESULT_NOTES, HOURLY, ONWARD, RESULT_NOTES, SOURCE,
-                                 STORM_KEY, Simulator, current_storm, set_storm)
-from dashboard.sla import default_policy
-from dashboard.stream import Publisher, decode_entry
+from dashboard.core.actions import EVENT_TO_ACTION, check_fields
+from dashboard.core.domain import departments
+from dashboard.core.routing import propose
+from dashboard.core.sla import default_policy
+from dashboard.demo import workers as demo_workers
+from dashboard.demo.simulator import (
+    BASE_RATE,
+    DEFAULT_RESULT_NOTES,
+    HOURLY,
+    ONWARD,
+    RESULT_NOTES,
+    SOURCE,
+    STORM_KEY,
+    Simulator,
+    current_storm,
+    set_storm,
+)
+from dashboard.stream.events import Publisher, decode_entry
+from dashboard.stream.heads import head_key
 
 DAY = 86400
 # 10:00 local time (Asia/Shanghai) on a weekday: the morning peak.

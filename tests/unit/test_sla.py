@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dashboard.sla import Rule, SlaPolicy
+from dashboard.core.sla import Rule, SlaPolicy
 
 SH = ZoneInfo("Asia/Shanghai")
 POLICY = SlaPolicy.load()

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import orjson
 import pytest
 
-from dashboard.domain import Event
-from dashboard.stream import decode_entry, encode_event, stream_pos
+from dashboard.core.domain import Event
+from dashboard.stream.events import decode_entry, encode_event, stream_pos
 
 REPORT = {"category": "garbage", "platform": "enforcement", "description": "垃圾", "lat": 28.5,
           "lon": 121.4, "reporter": "w", "urgency": "green", "town": "331004103",

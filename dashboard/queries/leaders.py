@@ -1,0 +1,669 @@
+"""The leaders' view: district → town → grid drill-down over the cases, with filters.
+
+No Dash here: the page (layouts/leaders.py, callbacks/leaders.py) and the exports
+(dashboard/web/leaders.py) both go through these functions.
+
+* ``parse_query`` reads the filters from a URL's query (tolerant: unknown values are dropped);
+  ``Filters.query_string`` writes them back, so a view is a link that can be shared.
+* ``scoped`` applies the signed-in principal's scope (``dashboard.core.access``): the server decides
+  which town may be shown, whatever the URL asks; it raises ``AccessDenied`` (403 another
+  town's data, 404 an unknown town or grid).
+* ``compute_view`` answers every figure of the page for one selection from one database
+  snapshot; ``view_for`` = scope + a short cache keyed by the principal's scope and filters.
+* ``export_table`` gives the rows of the export; ``safe_cell`` keeps any cell from being read
+  as a spreadsheet formula; ``to_csv`` / ``to_xlsx`` write them.
+
+The figures follow docs/kpis.md with the same helpers as ``dashboard.queries.kpis`` (``compute_kpis``
+cannot filter by grid, category, urgency or status, so the same definitions are applied
+here to the selected cases): reports of the period, closed now, closure rate, accepted within
+1 day and closed within 5 days (on time ÷ (on time + late), pending cases in neither), and
+overdue = open cases *now*, whatever the period, past a deadline of the SLA table.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import threading
+import time
+import weakref
+from bisect import bisect_right
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
+from typing import Callable, Mapping
+from urllib.parse import parse_qs, urlencode
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from dashboard.core import access, metrics
+from dashboard.core.access import AccessDenied, Principal
+from dashboard.core.domain import OPEN_STATUSES, STATUS_NAMES, URGENCY_STYLE, categories
+from dashboard.core.sla import default_policy
+from dashboard.i18n import pick
+from dashboard.i18n.leaders import tl
+from dashboard.queries import kpis
+from dashboard.store.incidents import Store
+from dashboard.store.models import IncidentRow
+
+log = logging.getLogger(__name__)
+PERIODS = metrics.PERIODS
+DEFAULT_PERIOD = "7d"
+DEFAULT_MIN_CASES = 5
+MAX_MIN_CASES = 10_000
+TABLE_LIMIT = 500          # rows of the page's case table
+EXPORT_LIMIT = 50_000      # rows of one export
+URGENCIES = tuple(URGENCY_STYLE)  # red, yellow, green
+# Status filter tokens: two groups, then every status code ("closed" is both).
+STATUS_GROUPS = {"open": OPEN_STATUSES, "closed": ("closed",)}
+STATUS_TOKENS = ("open", "closed", *OPEN_STATUSES)
+CACHE_TTL_S = 10.0
+
+
+# --------------------------------------------------------------------------- filters
+
+@dataclass(frozen=True)
+class Filters:
+    """One selection. Tuples are normalised (known values, fixed order), so equal selections
+    are equal keys."""
+    town: str | None = None
+    grid: str | None = None
+    period: str = DEFAULT_PERIOD
+    categories: tuple[str, ...] = ()
+    urgencies: tuple[str, ...] = ()
+    status: tuple[str, ...] = ()      # tokens as in the URL: "open", "closed", status codes
+    min_cases: int = DEFAULT_MIN_CASES
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        """The status codes the status filter stands for (empty: any status)."""
+        codes: set[str] = set()
+        for token in self.status:
+            codes.update(STATUS_GROUPS.get(token, (token,)))
+        return tuple(s for s in STATUS_NAMES if s in codes)
+
+    @property
+    def level(self) -> str:
+        return "grid" if self.grid else "town" if self.town else "district"
+
+    def query(self, lang: str = "zh", **changes) -> dict[str, str]:
+        """The URL query of this selection (with ``changes`` applied), defaults left out."""
+        f = replace(self, **changes) if changes else self
+        q = {}
+        if f.town:
+            q["town"] = f.town
+        if f.grid:
+            q["grid"] = f.grid
+        q["period"] = f.period
+        for key, values in (("category", f.categories), ("urgency", f.urgencies), ("status", f.status)):
+            if values:
+                q[key] = ",".join(values)
+        if f.min_cases != DEFAULT_MIN_CASES:
+            q["min"] = str(f.min_cases)
+        if lang == "en":
+            q["lang"] = "en"
+        return q
+
+    def query_string(self, lang: str = "zh", **changes) -> str:
+        return "?" + urlencode(self.query(lang, **changes), safe=",")
+
+
+def _pick_values(raw: str | None, allowed) -> tuple[str, ...]:
+    wanted = {v.strip() for v in (raw or "").split(",")}
+    return tuple(v for v in allowed if v in wanted)
+
+
+def _code(raw: str | None) -> str | None:
+    raw = (raw or "").strip()
+    return None if raw in ("", "district") else raw[:64]
+
+
+def parse_query(query: Mapping[str, str | None]) -> Filters:
+    """Filters from a URL's query parameters (single strings). Unknown periods, categories,
+    urgencies and statuses are dropped; town and grid are checked by ``scoped``."""
+    period = query.get("period") or DEFAULT_PERIOD
+    try:
+        min_cases = int(float(str(query.get("min") or DEFAULT_MIN_CASES).strip()))
+    except (ValueError, OverflowError):
+        min_cases = DEFAULT_MIN_CASES
+    return Filters(
+        town=_code(query.get("town")),
+        grid=_code(query.get("grid")),
+        period=period if period in PERIODS else DEFAULT_PERIOD,
+        categories=_pick_values(query.get("category"), categories()),
+        urgencies=_pick_values(query.get("urgency"), URGENCIES),
+        status=_pick_values(query.get("status"), STATUS_TOKENS),
+        min_cases=max(1, min(MAX_MIN_CASES, min_cases)),
+    )
+
+
+def query_of(search: str | None) -> dict[str, str]:
+    """A URL's ``?a=1&b=2`` as single strings (the last of a repeated parameter)."""
+    return {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
+
+
+def with_controls(f: Filters, *, period, categories, urgencies, status, min_cases) -> Filters:
+    """``f`` (its town and grid) with the values of the page's filter controls, checked like
+    a URL's."""
+    def joined(values):
+        return ",".join(v for v in (values or []) if isinstance(v, str))
+    q = {"town": f.town, "grid": f.grid, "period": period if isinstance(period, str) else None,
+         "category": joined(categories), "urgency": joined(urgencies), "status": joined(status),
+         "min": None if min_cases is None else str(min_cases)}
+    return parse_query(q)
+
+
+def scoped(p: Principal, f: Filters, geo) -> Filters:
+    """The selection this principal gets: town (and grid) checked against the principal's
+    scope, taken from the session on the server. A town-bound principal asking for the
+    district gets its town; asking for another town, or a grid of another town, is denied
+    (403); an unknown town or grid, or a grid outside the town asked for, is 404."""
+    if not access.may_open(p, "leaders"):
+        raise AccessDenied(f"role {p.role} may not open the leaders' view")
+    grid = None
+    if f.grid is not None:
+        grid = geo.grids.get(f.grid)
+        if grid is None:
+            access.resolve_town(p, f.town)  # another town's operator learns nothing more
+            raise AccessDenied(f"unknown grid {f.grid}", status=404)
+        access.resolve_town(p, grid.town_code)
+        if f.town is not None and f.town != grid.town_code:
+            access.resolve_town(p, f.town)
+            raise AccessDenied(f"grid {f.grid} is not in town {f.town}", status=404)
+    town = access.resolve_town(p, f.town or (grid.town_code if grid else None))
+    if town is not None and town not in geo.towns:
+        raise AccessDenied(f"unknown town {town}", status=404)
+    return replace(f, town=town, grid=grid.code if grid else None)
+
+
+# --------------------------------------------------------------------------- names
+
+def town_name(geo, code: str | None, lang: str) -> str:
+    if code is None:
+        return tl("district", lang)
+    row = geo.towns.get(code) or {}
+    return (row.get("name_en") if lang == "en" else row.get("name")) or code
+
+
+def grid_name(geo, code: str) -> str:
+    g = geo.grids.get(code)
+    return g.name if g else code
+
+
+def category_name(code: str, lang: str) -> str:
+    c = categories().get(code)
+    return code if c is None else (c.name_en if lang == "en" else c.name_zh)
+
+
+def urgency_name(code: str, lang: str) -> str:
+    return tl(f"legend_{code}", lang) if code in URGENCY_STYLE else code
+
+
+def status_name(code: str, lang: str) -> str:
+    return pick(STATUS_NAMES.get(code, (code, code)), lang)
+
+
+def status_token_name(token: str, lang: str) -> str:
+    return tl("status_open", lang) if token == "open" else status_name(token, lang)
+
+
+def scope_label(geo, f: Filters, lang: str) -> str:
+    """全区 / 金清镇 / 金清镇 · 某某村第1网格."""
+    if f.grid:
+        return f"{town_name(geo, f.town, lang)} · {grid_name(geo, f.grid)}"
+    return town_name(geo, f.town, lang)
+
+
+# --------------------------------------------------------------------------- queries
+
+def _conditions(f: Filters) -> list:
+    """SQL conditions of the selection (scope and filters; not the period)."""
+    t = IncidentRow.__table__
+    conds = []
+    if f.town:
+        conds.append(t.c.town_code == f.town)
+    if f.grid:
+        conds.append(t.c.grid_code == f.grid)
+    if f.categories:
+        conds.append(t.c.category.in_(f.categories))
+    if f.urgencies:
+        conds.append(t.c.urgency.in_(f.urgencies))
+    if f.statuses:
+        conds.append(t.c.status.in_(f.statuses))
+    return conds
+
+
+class _snapshot:
+    """A read transaction in which every query sees the same database state (REPEATABLE READ
+    on PostgreSQL, times in UTC), as ``compute_kpis`` reads."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def __enter__(self):
+        self._cm = self.store.engine.connect()
+        conn = self._cm.__enter__()
+        if self.store.dialect == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        self._tx = conn.begin()
+        self._tx.__enter__()
+        if self.store.dialect == "postgresql":
+            conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
+        return conn
+
+    def __exit__(self, *exc):
+        try:
+            self._tx.__exit__(*exc)
+        finally:
+            self._cm.__exit__(*exc)
+
+
+CASE_COLUMNS = ("id", "reported_at", "town_code", "grid_code", "category", "urgency", "status",
+                "reporter", "accepted_at", "closed_at", "description")
+
+
+def _case_rows(conn, f: Filters, start: datetime, end: datetime, limit: int) -> list[dict]:
+    """The selection's cases, newest first, at most ``limit``."""
+    t = IncidentRow.__table__
+    q = (select(*[t.c[c] for c in CASE_COLUMNS])
+         .where(t.c.reported_at >= start, t.c.reported_at <= end, *_conditions(f))
+         .order_by(t.c.reported_at.desc(), t.c.id).limit(limit))
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+# --------------------------------------------------------------------------- the view
+
+@dataclass
+class View:
+    """Everything the page shows for one selection (codes, not names: names are the page's)."""
+    filters: Filters
+    as_of: datetime
+    period_start: datetime
+    period_end: datetime
+    timezone: str
+    kpis: dict
+    trend_unit: str                       # "hour" (period today) or "day"
+    trend: list[dict]                     # {"start": local datetime, "reports", "closed"}
+    ranking: list[dict] | None            # the level below: code, reports, closed, closure_rate, overdue
+    workers: list[dict]                   # reporter, grid, reports, closed, closure_rate
+    total: int                            # cases of the selection
+    cases: list[dict] = field(default_factory=list)  # the newest TABLE_LIMIT of them
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.cases)
+
+
+def trend_buckets(period: str, start: datetime, end: datetime, zone: ZoneInfo) -> tuple[str, list[datetime]]:
+    """("hour" | "day", bucket starts as UTC instants): local hours of today for ``today``,
+    else the local days from the period's first to its last. The first bucket begins at the
+    local hour/day that contains ``start``."""
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    if period == "today":
+        first = local_start.replace(minute=0, second=0, microsecond=0)
+        hours = int((local_end - first).total_seconds() // 3600) + 1
+        return "hour", [(first + timedelta(hours=i)).astimezone(timezone.utc) for i in range(hours)]
+    days: list[date] = []
+    d = local_start.date()
+    while d <= local_end.date():
+        days.append(d)
+        d += timedelta(days=1)
+    return "day", [metrics.local_midnight(d, zone) for d in days]
+
+
+def _ranking_units(f: Filters, geo) -> list[str] | None:
+    """The codes of the level below the selection: every town of the district, every grid
+    of the town; None for a grid."""
+    if f.grid:
+        return None
+    if f.town:
+        return [g.code for g in geo.grids.values() if g.town_code == f.town]
+    return list(geo.towns)
+
+
+def compute_view(store: Store, f: Filters, *, now: datetime, tz: str, geo, sla=None,
+                 table_limit: int = TABLE_LIMIT) -> View:
+    """Every figure of the page for an already scoped selection, as of ``now`` (aware)."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be a timezone-aware datetime")
+    zone = ZoneInfo(tz)
+    now = now.astimezone(timezone.utc)
+    start, end = metrics.period_bounds(f.period, now, zone)
+    t = IncidentRow.__table__
+    conds = _conditions(f)
+    ts, to_dt = kpis.fast_times(store.dialect)
+    with _snapshot(store) as conn:
+        period_cases = conn.execute(
+            select(ts(t.c.reported_at), ts(t.c.accepted_at), ts(t.c.closed_at), t.c.status, t.c.category,
+                   t.c.base_urgency, t.c.town_code, t.c.grid_code, t.c.reporter)
+            .where(t.c.reported_at >= start, t.c.reported_at <= end, *conds)).all()
+        older_open = conn.execute(
+            select(ts(t.c.reported_at), ts(t.c.accepted_at), t.c.category, t.c.base_urgency,
+                   t.c.town_code, t.c.grid_code)
+            .where(t.c.status.in_(OPEN_STATUSES), t.c.reported_at < start, *conds)).all()
+        older_closed = conn.execute(
+            select(ts(t.c.closed_at))
+            .where(t.c.closed_at >= start, t.c.closed_at <= end, t.c.reported_at < start, *conds)
+        ).scalars().all()
+        cases = _case_rows(conn, f, start, end, table_limit) if table_limit else []
+
+    unit_of = (lambda town, grid: grid) if f.town else (lambda town, grid: town)
+    tally = _Tally(now, sla)
+    unit, bucket_starts = trend_buckets(f.period, start, end, zone)
+    t_reports, t_closed = [0] * len(bucket_starts), [0] * len(bucket_starts)
+    for r_at, a_at, c_at, status, category, base_urgency, town, grid, reporter in period_cases:
+        r_at, a_at, c_at = to_dt(r_at), to_dt(a_at), to_dt(c_at)
+        tally.add_period_case(r_at, a_at, c_at, status, unit_of(town, grid), reporter, grid)
+        t_reports[bisect_right(bucket_starts, r_at) - 1] += 1
+        if c_at is not None and start <= c_at <= end:
+            t_closed[bisect_right(bucket_starts, c_at) - 1] += 1
+        if status in OPEN_STATUSES:
+            tally.add_open(r_at, a_at, category, base_urgency, unit_of(town, grid))
+    for r_at, a_at, category, base_urgency, town, grid in older_open:
+        tally.add_open(to_dt(r_at), to_dt(a_at), category, base_urgency, unit_of(town, grid))
+    for c_at in older_closed:
+        t_closed[bisect_right(bucket_starts, to_dt(c_at)) - 1] += 1
+
+    return View(
+        filters=f, as_of=now, period_start=start, period_end=end, timezone=tz,
+        kpis=tally.figures(), trend_unit=unit,
+        trend=[{"start": b.astimezone(zone), "reports": t_reports[i], "closed": t_closed[i]}
+               for i, b in enumerate(bucket_starts)],
+        ranking=tally.ranking(_ranking_units(f, geo)),
+        workers=tally.workers(f.min_cases),
+        total=tally.reported, cases=cases,
+    )
+
+
+class _Tally:
+    """Counts of one pass over the selection's cases, with the definitions of docs/kpis.md."""
+
+    def __init__(self, now: datetime, sla):
+        self.now, self.sla = now, sla
+        self.reported = self.closed = 0
+        self.accept = [0, 0, 0]   # outcome counts (metrics.PENDING, LATE, ON_TIME)
+        self.close = [0, 0, 0]
+        self.open = self.overdue = 0
+        self.by_unit: dict[str, list[int]] = {}      # unit -> [reports, closed, overdue]
+        self.by_worker: dict[str, list] = {}         # reporter -> [reports, closed, {grid: n}]
+
+    def add_period_case(self, r_at, a_at, c_at, status, unit, reporter, grid) -> None:
+        accept_by, close_by = metrics.deadlines(r_at)  # looked up now: a replaced rule applies
+        self.reported += 1
+        self.accept[metrics.outcome(a_at, accept_by, self.now)] += 1
+        self.close[metrics.outcome(c_at, close_by, self.now)] += 1
+        closed = status == "closed"
+        self.closed += closed
+        u = self.by_unit.setdefault(unit, [0, 0, 0])
+        u[0] += 1
+        u[1] += closed
+        w = self.by_worker.setdefault(reporter, [0, 0, {}])
+        w[0] += 1
+        w[1] += closed
+        w[2][grid] = w[2].get(grid, 0) + 1
+
+    def add_open(self, r_at, a_at, category, base_urgency, unit) -> None:
+        """An open case now: overdue by the SLA table's deadlines (kpis' rule without one)."""
+        if self.sla is not None:
+            d = self.sla.deadlines(category, base_urgency, r_at)
+            accept_by, close_by = d.accept_by, d.close_by
+        else:
+            accept_by, close_by = metrics.deadlines(r_at)
+        self.open += 1
+        if metrics.overdue(accept_by, close_by, a_at, None, self.now):
+            self.overdue += 1
+            self.by_unit.setdefault(unit, [0, 0, 0])[2] += 1
+
+    def figures(self) -> dict:
+        return {
+            "reports_in_period": self.reported,
+            "closed": self.closed,
+            "closure_rate": {"numerator": self.closed, "denominator": self.reported,
+                             "rate": metrics.ratio(self.closed, self.reported),
+                             "open": self.reported - self.closed},
+            "accepted_within_1d": metrics.window(self.accept),
+            "closed_within_5d": metrics.window(self.close),
+            "open_total": self.open,
+            "overdue": self.overdue,
+        }
+
+    def ranking(self, units: list[str] | None) -> list[dict] | None:
+        """The level below by reports (most first), then closure rate, then code; units
+        without reports last, by code."""
+        if units is None:
+            return None
+        rows = []
+        for code in dict.fromkeys([*units, *self.by_unit]):
+            reports, closed, overdue = self.by_unit.get(code, (0, 0, 0))
+            rows.append({"code": code, "reports": reports, "closed": closed,
+                         "closure_rate": metrics.ratio(closed, reports), "overdue": overdue})
+        rows.sort(key=lambda r: (-r["reports"], -(r["closure_rate"] or 0.0), r["code"]))
+        return rows
+
+    def workers(self, min_cases: int) -> list[dict]:
+        """Grid workers (the report's ``reporter``) with at least ``min_cases`` reports in
+        the selection, most reports first; ``grid`` is where they reported most."""
+        rows = [{"reporter": name, "reports": n, "closed": closed,
+                 "closure_rate": metrics.ratio(closed, n),
+                 "grid": max(grids.items(), key=lambda kv: (kv[1], kv[0]))[0]}
+                for name, (n, closed, grids) in self.by_worker.items() if n >= min_cases]
+        rows.sort(key=lambda r: (-r["reports"], -(r["closure_rate"] or 0.0), r["reporter"]))
+        return rows
+
+
+# --------------------------------------------------------------------------- cache
+
+class ViewCache:
+    """Views for a few seconds, shared by the viewers of the same selection. The key always
+    holds the principal's ``scope_key`` next to the (scoped) filters: two principals share a
+    cached view only when they may see the same data."""
+
+    def __init__(self, ttl: float = CACHE_TTL_S, maxsize: int = 256):
+        self.ttl, self.maxsize = ttl, maxsize
+        self._items: dict[tuple, tuple[float, View]] = {}
+        self._lock = threading.Lock()
+        self.computations = 0
+
+    def get(self, scope_key: str, f: Filters, compute: Callable[[], View]) -> View:
+        key = (scope_key, f)
+        hit = self._items.get(key)
+        if hit and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        view = compute()
+        with self._lock:
+            self.computations += 1
+            if len(self._items) >= self.maxsize:
+                for old in sorted(self._items, key=lambda k: self._items[k][0])[: self.maxsize // 4 + 1]:
+                    del self._items[old]
+            self._items[key] = (time.monotonic(), view)
+        return view
+
+
+_caches: "weakref.WeakKeyDictionary[Store, ViewCache]" = weakref.WeakKeyDictionary()
+
+
+def cache_of(store: Store) -> ViewCache:
+    cache = _caches.get(store)
+    if cache is None:
+        cache = _caches.setdefault(store, ViewCache())
+    return cache
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def view_for(rt, p: Principal, f: Filters, *, now: datetime | None = None, sla=None) -> View:
+    """The page's view for principal ``p`` (from the session): scope applied, then cached by
+    the principal's scope and the filters. Raises ``AccessDenied``."""
+    f = scoped(p, f, rt.geo)
+    return cache_of(rt.store).get(p.scope_key, f, lambda: compute_view(
+        rt.store, f, now=now or _now(), tz=rt.settings.timezone, geo=rt.geo,
+        sla=sla if sla is not None else default_policy()))
+
+
+# --------------------------------------------------------------------------- export
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a page gets no view: 401 (nobody signed in), 403 / 404 (``AccessDenied``), 503 (the
+    database is away; the next refresh tries again). ``message`` is the server's, for the log."""
+    status: int
+    message: str = ""
+
+
+def page_view(rt, p: Principal | None, f: Filters) -> "View | Refusal":
+    """``view_for`` for a page: the view, or a ``Refusal`` instead of an exception."""
+    if p is None:
+        return Refusal(401, "sign in")
+    try:
+        return view_for(rt, p, f)
+    except AccessDenied as exc:
+        return Refusal(exc.status, exc.message)
+    except Exception:  # the database is away: say so, the next refresh tries again
+        log.exception("leaders' view failed")
+        return Refusal(503)
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def safe_cell(value) -> str:
+    """A cell's text that no spreadsheet reads as a formula: text starting with = + - @,
+    a tab, CR or LF gets a leading apostrophe (OWASP, "CSV injection")."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+EXPORT_COLUMNS = ("id", "reported_at", "town", "grid", "category", "urgency", "status", "reporter",
+                  "accepted_at", "closed_at", "description")
+_EXPORT_HEADERS = {"id": "col_id", "reported_at": "col_time", "town": "col_town", "grid": "col_grid",
+                   "category": "col_category", "urgency": "col_urgency", "status": "status",
+                   "reporter": "reporter", "accepted_at": "col_accepted", "closed_at": "col_closed_at",
+                   "description": "col_description"}
+
+
+@dataclass
+class Export:
+    filters: Filters
+    as_of: datetime
+    timezone: str
+    header: list[str]
+    rows: list[list[str]]
+    total: int
+    info: list[tuple[str, str]]
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.rows)
+
+
+def _local(dt: datetime | None, zone: ZoneInfo) -> str:
+    return "" if dt is None else dt.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def export_row(case: dict, geo, zone: ZoneInfo, lang: str) -> list[str]:
+    """One case as export cells, every one of them safe text."""
+    values = {
+        "id": str(case["id"]), "reported_at": _local(case["reported_at"], zone),
+        "town": town_name(geo, case["town_code"], lang), "grid": grid_name(geo, case["grid_code"]),
+        "category": category_name(case["category"], lang), "urgency": urgency_name(case["urgency"], lang),
+        "status": status_name(case["status"], lang), "reporter": case["reporter"],
+        "accepted_at": _local(case["accepted_at"], zone), "closed_at": _local(case["closed_at"], zone),
+        "description": case["description"],
+    }
+    return [safe_cell(values[c]) for c in EXPORT_COLUMNS]
+
+
+def describe_filters(f: Filters, lang: str) -> str:
+    parts = [category_name(c, lang) for c in f.categories]
+    parts += [urgency_name(u, lang) for u in f.urgencies]
+    parts += [status_token_name(s, lang) for s in f.status]
+    return "、".join(parts) if lang != "en" else ", ".join(parts)
+
+
+def export_table(rt, p: Principal, f: Filters, lang: str, *, now: datetime | None = None,
+                 limit: int = EXPORT_LIMIT) -> Export:
+    """Every case of the selection (newest first, at most ``limit``) for principal ``p``,
+    recomputed (no cache), scope from the session. Raises ``AccessDenied``."""
+    f = scoped(p, f, rt.geo)
+    zone = ZoneInfo(rt.settings.timezone)
+    now = (now or _now()).astimezone(timezone.utc)
+    start, end = metrics.period_bounds(f.period, now, zone)
+    t = IncidentRow.__table__
+    with _snapshot(rt.store) as conn:
+        total = conn.execute(select(func.count()).select_from(t).where(
+            t.c.reported_at >= start, t.c.reported_at <= end, *_conditions(f))).scalar_one()
+        cases = _case_rows(conn, f, start, end, limit)
+    rows = [export_row(c, rt.geo, zone, lang) for c in cases]
+    info = [
+        (tl("info_scope", lang), scope_label(rt.geo, f, lang)),
+        (tl("info_period", lang), f"{tl('period_' + f.period, lang)} "
+                                  f"({_local(start, zone)} – {_local(end, zone)}, {rt.settings.timezone})"),
+        (tl("info_filters", lang), describe_filters(f, lang) or tl("info_none", lang)),
+        (tl("info_as_of", lang), _local(now, zone)),
+        (tl("info_total", lang), str(total)),
+        (tl("info_rows", lang), str(len(rows))),
+    ]
+    if total > len(rows):
+        info.append((tl("info_rows", lang), tl("info_truncated", lang, n=len(rows))))
+    info.append((tl("demo_badge", lang), tl("info_demo", lang)))
+    header = [tl(_EXPORT_HEADERS[c], lang) for c in EXPORT_COLUMNS]
+    return Export(filters=f, as_of=now, timezone=rt.settings.timezone, header=header, rows=rows,
+                  total=total, info=[(k, safe_cell(v)) for k, v in info])
+
+
+def to_csv(header: list[str], rows: list[list[str]]) -> bytes:
+    """UTF-8 with a byte order mark (Excel then reads Chinese correctly), CRLF lines."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow([safe_cell(h) for h in header])
+    w.writerows(rows)
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def _xlsx_text(ws, value: str, bold: bool = False):
+    """A cell that is a string, never a formula, without the characters XML cannot hold."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Font
+
+    cell = WriteOnlyCell(ws, value=ILLEGAL_CHARACTERS_RE.sub("", safe_cell(value)))
+    cell.data_type = "s"
+    if bold:
+        cell.font = Font(bold=True)
+    return cell
+
+
+XLSX_WIDTHS = (38, 20, 12, 22, 14, 10, 12, 14, 20, 20, 60)
+
+
+def to_xlsx(export: Export, lang: str) -> bytes:
+    """The cases on one sheet (strings only), what was exported on a second."""
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(tl("sheet_cases", lang))
+    ws.freeze_panes = "A2"
+    for i, width in enumerate(XLSX_WIDTHS[: len(export.header)], 1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.append([_xlsx_text(ws, h, bold=True) for h in export.header])
+    for row in export.rows:
+        ws.append([_xlsx_text(ws, v) for v in row])
+    info = wb.create_sheet(tl("sheet_info", lang))
+    info.column_dimensions["A"].width = 14
+    info.column_dimensions["B"].width = 80
+    for k, v in export.info:
+        info.append([_xlsx_text(info, k, bold=True), _xlsx_text(info, v)])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def export_filename(export: Export, ext: str) -> str:
+    """ASCII only: luqiao-cases-<district|town|grid code>-<period>-<local time>.<ext>."""
+    f = export.filters
+    scope = f.grid or f.town or "district"
+    stamp = export.as_of.astimezone(ZoneInfo(export.timezone)).strftime("%Y%m%d-%H%M")
+    return f"luqiao-cases-{scope}-{f.period}-{stamp}.{ext}"

@@ -1,0 +1,1 @@
+"""Long-running loops besides the persister: the SLA watcher."""
