@@ -22,7 +22,7 @@ import logging
 import signal
 import sys
 
-from dashboard.config import Settings
+from dashboard.config import Settings, activate
 from dashboard.core.access import ACCOUNT_ROLES
 from dashboard.core.domain import departments
 from dashboard.core.sla import SlaPolicy
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
-    settings = Settings.from_env()
+    settings = activate(Settings.from_env())
     w = sub.add_parser("worker", help="run a persister")
     w.add_argument("--name", help="consumer name (default: host-pid-random)")
     w.add_argument("--batch", type=int, help="entries per batch (default PERSIST_BATCH or 500)")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from dashboard.config import Settings
+from dashboard.config import Settings, activate
 from dashboard.core.sla import SlaPolicy
 from dashboard.demo.simulator import Simulator
 from dashboard.embedded import EmbeddedRedis
@@ -41,6 +41,7 @@ class Runtime:
     @classmethod
     def start(cls, settings: Settings, *, migrate: bool | None = None,
               background: bool = True) -> "Runtime":
+        activate(settings)
         settings.instance_dir.mkdir(parents=True, exist_ok=True)
         embedded = None
         redis_url = settings.redis_url

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from dashboard.config import DATA_DIR
+from dashboard.config import data_dir
 
 # A fixed namespace so that derived ids (e.g. the "reported" event of an incident) are stable.
 NAMESPACE = uuid.UUID("6f1d8a52-3f0e-4c1b-9a57-2b8f0c4e7d11")
@@ -77,7 +77,7 @@ class Category:
 
 
 def load_categories(path: Path | None = None) -> dict[str, Category]:
-    path = path or DATA_DIR / "categories.csv"
+    path = path or data_dir() / "categories.csv"
     out: dict[str, Category] = {}
     with open(path, encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
@@ -90,9 +90,14 @@ def load_categories(path: Path | None = None) -> dict[str, Category]:
     return out
 
 
-@lru_cache(maxsize=1)
 def categories() -> dict[str, Category]:
-    return load_categories()
+    """The categories of this process's data folder (``DATA_DIR``), read once per folder."""
+    return categories_in(data_dir())
+
+
+@lru_cache(maxsize=4)
+def categories_in(folder: Path) -> dict[str, Category]:
+    return load_categories(folder / "categories.csv")
 
 
 @dataclass(frozen=True)
@@ -103,11 +108,15 @@ class Department:
     platforms: tuple[str, ...]
 
 
-@lru_cache(maxsize=1)
 def departments() -> dict[str, Department]:
     """The departments cases are assigned to (data/departments.csv, seeded for the demo)."""
+    return departments_in(data_dir())
+
+
+@lru_cache(maxsize=4)
+def departments_in(folder: Path) -> dict[str, Department]:
     out = {}
-    with open(DATA_DIR / "departments.csv", encoding="utf-8", newline="") as fh:
+    with open(folder / "departments.csv", encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             plats = tuple(p for p in row["platforms"].split(";") if p)
             unknown = [p for p in plats if p not in PLATFORMS]

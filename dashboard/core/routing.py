@@ -17,7 +17,7 @@ from functools import lru_cache
 from itertools import zip_longest
 from pathlib import Path
 
-from dashboard.config import DATA_DIR
+from dashboard.config import data_dir
 from dashboard.core.domain import categories, departments
 
 COLUMNS = ("category", "town", "department")
@@ -51,14 +51,14 @@ class Routing:
 
 
 def _town_codes() -> set[str]:
-    with open(DATA_DIR / "towns.csv", encoding="utf-8", newline="") as fh:
+    with open(data_dir() / "towns.csv", encoding="utf-8", newline="") as fh:
         return {row["code"] for row in csv.DictReader(fh)}
 
 
 def load_routing(path: Path | None = None) -> Routing:
     """Read and check the table against the categories, towns and departments. Raises
     RoutingError naming the row and column of the first problem."""
-    path = Path(path or DATA_DIR / "routing.csv")
+    path = Path(path or data_dir() / "routing.csv")
     name = path.name
     cats = categories()
     towns = _town_codes()
@@ -112,10 +112,14 @@ def load_routing(path: Path | None = None) -> Routing:
     return Routing(defaults, overrides)
 
 
-@lru_cache(maxsize=1)
 def routing() -> Routing:
-    """The deployment's routing table (data/routing.csv), loaded once per process."""
-    return load_routing()
+    """The deployment's routing table (``DATA_DIR``/routing.csv), loaded once per folder."""
+    return routing_in(data_dir())
+
+
+@lru_cache(maxsize=4)
+def routing_in(folder: Path) -> Routing:
+    return load_routing(folder / "routing.csv")
 
 
 def propose(category: str, town_code: str | None) -> str:

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from dashboard.config import DATA_DIR
+from dashboard.config import data_dir
 from dashboard.core.domain import LEVELS, NAMESPACE, OPEN_STATUSES, URGENCIES, URGENCY_RANK, Event, categories
 
 ACTOR = "SLA"
@@ -86,7 +86,7 @@ class SlaPolicy:
     def load(cls, path: Path | None = None, **kw) -> "SlaPolicy":
         """Read the table. ``warn_urgency`` and ``late_urgency`` are optional columns (a table
         without them loads, and changes no urgency). Errors name the line and the column."""
-        path = Path(path or DATA_DIR / "sla.csv")
+        path = Path(path or data_dir() / "sla.csv")
         name = path.name
         known_categories = categories()
         rules: dict[tuple[str, str], Rule] = {}
@@ -257,7 +257,11 @@ class SlaPolicy:
         return out
 
 
-@lru_cache(maxsize=1)
 def default_policy() -> SlaPolicy:
-    """The deployment's SLA table (data/sla.csv), loaded once per process."""
-    return SlaPolicy.load()
+    """The deployment's SLA table (``DATA_DIR``/sla.csv), loaded once per folder."""
+    return policy_in(data_dir())
+
+
+@lru_cache(maxsize=4)
+def policy_in(folder: Path) -> SlaPolicy:
+    return SlaPolicy.load(folder / "sla.csv")

@@ -8,20 +8,18 @@ cached and shared by every viewer of the same tile.
 from __future__ import annotations
 
 import io
-import os
 import subprocess
-import threading
 import zlib
-from collections import OrderedDict
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from dashboard.cache import SharedCache
+from dashboard.config import active
 from dashboard.geo.cameras import FRAME_STEP, Camera, epoch_s
 
 JPEG_QUALITY = 72
@@ -53,9 +51,9 @@ def _fc(args: list[str]) -> str:
 def cjk_font_source() -> tuple[str, int] | None:
     """(file, face index) of a font with Chinese glyphs, preferring Noto Sans CJK SC; None
     when the machine has none (frames then use Pillow's default font)."""
-    env = os.environ.get("GRIDDASH_CJK_FONT")
-    if env and Path(env).is_file():
-        return env, 0
+    chosen = active().cjk_font
+    if chosen and Path(chosen).is_file():
+        return str(chosen), 0
     out = _fc(["fc-match", "-f", "%{file}|%{index}|%{family}", "Noto Sans CJK SC"])
     if out.count("|") >= 2:
         file, index, family = out.split("|", 2)
@@ -103,55 +101,8 @@ def _font(size: int):
 
 # --------------------------------------------------------------------------- frames
 
-class _LRU:
-    """A small thread-safe LRU; ``get_or_make`` makes each missing key once even when many
-    threads ask for it at the same moment."""
-
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
-        self._d: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-        self._making: dict = {}
-        self.hits = self.misses = 0
-
-    def get_or_make(self, key, make: Callable):
-        with self._lock:
-            if key in self._d:
-                self._d.move_to_end(key)
-                self.hits += 1
-                return self._d[key]
-            ev = self._making.get(key)
-            mine = ev is None
-            if mine:
-                ev = self._making[key] = threading.Event()
-                self.misses += 1
-        if not mine:
-            ev.wait(2.0)
-            with self._lock:
-                if key in self._d:
-                    self.hits += 1
-                    return self._d[key]
-            return make()  # the maker failed or is very slow: make our own
-        try:
-            value = make()
-            with self._lock:
-                self._d[key] = value
-                while len(self._d) > self.maxsize:
-                    self._d.popitem(last=False)
-            return value
-        finally:
-            with self._lock:
-                self._making.pop(key, None)
-            ev.set()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._d.clear()
-            self.hits = self.misses = 0
-
-
-_SCENES = _LRU(64)     # static background per (camera, size): ~0.4 MB each at 480×270
-_FRAMES = _LRU(512)    # JPEG per (camera, size, tz, step): ~15-25 kB each
+_SCENES = SharedCache(maxsize=64)    # static background per (camera, size): ~0.4 MB each at 480×270
+_FRAMES = SharedCache(maxsize=512)   # JPEG per (camera, size, tz, step): ~15-25 kB each
 
 
 @lru_cache(maxsize=8)
@@ -170,7 +121,7 @@ def render_frame(camera: Camera, now: datetime, width: int = 480, height: int = 
         raise ValueError("frame size out of range")
     step = int(epoch_s(now) // FRAME_STEP)
     key = (camera.id, camera.name, width, height, tz, step)
-    return _FRAMES.get_or_make(key, lambda: _render(camera, step * FRAME_STEP, width, height, tz))
+    return _FRAMES.get(key, lambda: _render(camera, step * FRAME_STEP, width, height, tz))
 
 
 _PLACE_RIVER = ("河道", "桥梁")
@@ -186,7 +137,7 @@ def _noise(w: int, h: int) -> Image.Image:
 
 
 def _scene(camera: Camera, w: int, h: int) -> "_Scene":
-    return _SCENES.get_or_make((camera.id, camera.name, w, h), lambda: _Scene(camera, w, h))
+    return _SCENES.get((camera.id, camera.name, w, h), lambda: _Scene(camera, w, h))
 
 
 class _Scene:

@@ -5,7 +5,8 @@ district (``town=None``) or one town, plus ``computed_at``. Each (scope, period)
 own entry and its own lock, so keys compute independently and in parallel: a slow district
 year never holds up a town's 30 days.
 
-Freshness, per key (``age`` = seconds since the computation of the cached figures began):
+Freshness follows the app's one cache rule (``dashboard.cache.SharedCache``), per key
+(``age`` = seconds since the computation of the cached figures began):
 
 * ``age < ttl``: the cached figures are answered at once;
 * ``age ≥ ttl``: the first caller recomputes, holding the key's lock. Callers of the same key
@@ -23,11 +24,11 @@ unknown towns and periods are refused before a key is made, and keys not asked f
 """
 from __future__ import annotations
 
-import threading
 import time
 from datetime import datetime, timezone
 from typing import Callable
 
+from dashboard.cache import SharedCache
 from dashboard.core.metrics import DISTRICT, PERIODS
 from dashboard.core.sla import default_policy
 from dashboard.queries.kpis import UnknownTown, compute_kpis
@@ -42,26 +43,13 @@ def village_names(geo, town: str) -> dict[str, str]:
             if row.get("town_code") == town}
 
 
-class _Slot:
-    """One key: its lock, its figures and the outcome of its last computation."""
-    __slots__ = ("lock", "entry", "attempts", "error", "last_used")
-
-    def __init__(self, now: float):
-        self.lock = threading.Lock()
-        self.entry: tuple[float, dict] | None = None  # (monotonic start of its computation, figures)
-        self.attempts = 0                               # computations finished, failed ones too
-        self.error: BaseException | None = None         # the last attempt's error, None if it worked
-        self.last_used = now
-
-
 class KpiBoard:
-    """KPI figures per (scope, period), per process. See the module's docstring.
+    """KPI figures per (scope, period), per process, in one ``SharedCache`` (the module's
+    docstring says how fresh they are).
 
     ``compute(town, period, now) -> dict`` replaces ``compute_kpis`` (tests inject slow or
     failing ones); ``clock`` replaces ``time.monotonic``.
     """
-
-    SWEEP_EVERY = 60.0  # seconds between two looks for unused keys
 
     def __init__(self, runtime, ttl: float = 5.0, *, grace: float | None = None,
                  idle: float = 600.0, compute: Compute | None = None,
@@ -71,16 +59,16 @@ class KpiBoard:
         self.grace = ttl if grace is None else grace
         self.idle = idle
         self._compute = compute or self._compute_kpis
-        self._clock = clock
-        self._slots: dict[Key, _Slot] = {}
-        self._slots_lock = threading.Lock()   # for the dict and the counter; never held while computing
-        self._swept = clock()
+        self._cache: SharedCache[dict] = SharedCache(ttl, grace=self.grace, idle=idle, clock=clock)
         self._villages: dict[str, dict[str, str]] = {}
-        self.computations = 0
 
     def __len__(self) -> int:
         """The number of keys held."""
-        return len(self._slots)
+        return len(self._cache)
+
+    @property
+    def computations(self) -> int:
+        return self._cache.computations
 
     # ------------------------------------------------------------------ the figures
 
@@ -91,50 +79,14 @@ class KpiBoard:
         Raises ``ValueError`` for a period not in ``PERIODS``, ``UnknownTown`` for a town not in
         the geography, and whatever the computation raised (database unreachable...)."""
         key = self._key(town, period)
-        slot = self._slot(key)
-        entry = slot.entry
-        if entry is not None:
-            age = self._clock() - entry[0]
-            if age < self.ttl:
-                return entry[1]
-            if age < self.ttl + self.grace:
-                if not slot.lock.acquire(blocking=False):
-                    return entry[1]  # being recomputed, and still within the grace period
-                try:                 # the lock was free: this caller recomputes
-                    return self._compute_locked(key, slot)
-                finally:
-                    slot.lock.release()
-        return self._wait_or_compute(key, slot)
 
-    def _wait_or_compute(self, key: Key, slot: _Slot) -> dict:
-        """Take the key's lock, waiting for a running computation; answer its outcome if one
-        finished while waiting, else compute."""
-        attempts = slot.attempts
-        with slot.lock:
-            if slot.attempts != attempts:       # a computation finished while we waited
-                if slot.error is not None:
-                    raise slot.error
-                return slot.entry[1]
-            return self._compute_locked(key, slot)
-
-    def _compute_locked(self, key: Key, slot: _Slot) -> dict:
-        entry = slot.entry
-        if entry is not None and self._clock() - entry[0] < self.ttl:
-            return entry[1]                     # fresh figures arrived just before we took the lock
-        started, wall = self._clock(), time.time()
-        try:
+        def compute() -> dict:
+            wall = time.time()
             figures = dict(self._compute(key[0], key[1], datetime.fromtimestamp(wall, timezone.utc)))
-        except BaseException as exc:
-            slot.error = exc
-            slot.attempts += 1
-            raise
-        figures["computed_at"] = wall
-        slot.entry = (started, figures)
-        slot.error = None
-        slot.attempts += 1
-        with self._slots_lock:
-            self.computations += 1
-        return figures
+            figures["computed_at"] = wall
+            return figures
+
+        return self._cache.get(key, compute)
 
     def _compute_kpis(self, town: str | None, period: str, now: datetime) -> dict:
         return compute_kpis(self.rt.store, now=now, tz=self.rt.settings.timezone, town=town,
@@ -160,17 +112,3 @@ class KpiBoard:
         if town is not None and town not in self.rt.geo.towns:
             raise UnknownTown(f"unknown town {town!r}")
         return (town, period)
-
-    def _slot(self, key: Key) -> _Slot:
-        now = self._clock()
-        with self._slots_lock:
-            if now - self._swept >= min(self.SWEEP_EVERY, self.idle):
-                self._swept = now
-                for k, s in list(self._slots.items()):
-                    if now - s.last_used > self.idle and not s.lock.locked():
-                        del self._slots[k]
-            slot = self._slots.get(key)
-            if slot is None:
-                slot = self._slots[key] = _Slot(now)
-            slot.last_used = now
-            return slot

@@ -24,18 +24,17 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import threading
-import time
 import weakref
 from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
-from typing import Callable, Mapping
+from typing import Mapping
 from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from dashboard.cache import SharedCache
 from dashboard.core import access, metrics
 from dashboard.core.access import AccessDenied, Principal
 from dashboard.core.domain import OPEN_STATUSES, STATUS_NAMES, URGENCY_STYLE, categories
@@ -453,39 +452,16 @@ class _Tally:
 
 # --------------------------------------------------------------------------- cache
 
-class ViewCache:
-    """Views for a few seconds, shared by the viewers of the same selection. The key always
-    holds the principal's ``scope_key`` next to the (scoped) filters: two principals share a
-    cached view only when they may see the same data."""
-
-    def __init__(self, ttl: float = CACHE_TTL_S, maxsize: int = 256):
-        self.ttl, self.maxsize = ttl, maxsize
-        self._items: dict[tuple, tuple[float, View]] = {}
-        self._lock = threading.Lock()
-        self.computations = 0
-
-    def get(self, scope_key: str, f: Filters, compute: Callable[[], View]) -> View:
-        key = (scope_key, f)
-        hit = self._items.get(key)
-        if hit and time.monotonic() - hit[0] < self.ttl:
-            return hit[1]
-        view = compute()
-        with self._lock:
-            self.computations += 1
-            if len(self._items) >= self.maxsize:
-                for old in sorted(self._items, key=lambda k: self._items[k][0])[: self.maxsize // 4 + 1]:
-                    del self._items[old]
-            self._items[key] = (time.monotonic(), view)
-        return view
+_caches: "weakref.WeakKeyDictionary[Store, SharedCache[View]]" = weakref.WeakKeyDictionary()
 
 
-_caches: "weakref.WeakKeyDictionary[Store, ViewCache]" = weakref.WeakKeyDictionary()
-
-
-def cache_of(store: Store) -> ViewCache:
+def cache_of(store: Store) -> SharedCache:
+    """Views for ``CACHE_TTL_S`` seconds, shared by the viewers of the same selection. The key
+    always holds the principal's ``scope_key`` next to the (scoped) filters: two principals
+    share a cached view only when they may see the same data."""
     cache = _caches.get(store)
     if cache is None:
-        cache = _caches.setdefault(store, ViewCache())
+        cache = _caches.setdefault(store, SharedCache(CACHE_TTL_S, maxsize=256))
     return cache
 
 
@@ -497,7 +473,7 @@ def view_for(rt, p: Principal, f: Filters, *, now: datetime | None = None, sla=N
     """The page's view for principal ``p`` (from the session): scope applied, then cached by
     the principal's scope and the filters. Raises ``AccessDenied``."""
     f = scoped(p, f, rt.geo)
-    return cache_of(rt.store).get(p.scope_key, f, lambda: compute_view(
+    return cache_of(rt.store).get((p.scope_key, f), lambda: compute_view(
         rt.store, f, now=now or _now(), tz=rt.settings.timezone, geo=rt.geo,
         sla=sla if sla is not None else default_policy()))
 

@@ -166,7 +166,8 @@ class LiveView:
         self._cache: dict[str | None, Snapshot] = {}  # keyed by scope (town code or None)
         self._scopes: dict[str | None, _ScopeRows] = {}
         self._build_s: dict[str | None, float] = {}  # how long the last rebuild of a scope took
-        self._lock = threading.Lock()
+        self._locks: dict[str | None, threading.Lock] = {}  # one per scope: scopes rebuild in parallel
+        self._locks_lock = threading.Lock()
         self.computations = 0
         self.full_loads = 0
 
@@ -175,6 +176,10 @@ class LiveView:
         if self._policy is None:
             self._policy = default_policy()
         return self._policy
+
+    def _scope_lock(self, town: str | None) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(town, threading.Lock())
 
     def current_version(self) -> str | None:
         v = self.rt.redis.get(LIVE_VERSION_KEY)
@@ -192,7 +197,7 @@ class LiveView:
         if cached and (now - cached.computed_at < min_interval or
                        (cached.version == version and now - cached.computed_at < self.max_age)):
             return cached
-        with self._lock:
+        with self._scope_lock(town):
             cached = self._cache.get(town)
             if cached and now - cached.computed_at < min_interval:
                 return cached

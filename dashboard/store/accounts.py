@@ -16,8 +16,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
-import time
 from datetime import datetime, timezone
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -25,6 +23,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from dashboard.cache import SharedCache
 from dashboard.core.access import ROLES, TOWN_ROLES, Principal
 from dashboard.store.models import ApiKeyRow, UserRow
 
@@ -60,8 +59,7 @@ class Accounts:
         self.departments = departments
         self._kiosk = URLSafeSerializer(secret_key, salt="griddash-kiosk")
         self.ttl = ttl
-        self._cache: dict = {}
-        self._lock = threading.Lock()
+        self._cache: SharedCache = SharedCache(ttl, idle=max(60.0, 2 * ttl), maxsize=10_000)
 
     # ------------------------------------------------------------------ users
     def _check_user_fields(self, username, role, town, department):
@@ -143,16 +141,7 @@ class Accounts:
         return self._principal(row)
 
     def _cached(self, key, load):
-        now = time.monotonic()
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        value = load()
-        with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key] = (now + self.ttl, value)
-        return value
+        return self._cache.get(key, load)
 
     def load_user(self, user_id: int, stamp: str | None = None) -> Principal | None:
         """The principal of an enabled account; None also when ``stamp`` (from the session)

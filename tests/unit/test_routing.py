@@ -56,13 +56,13 @@ def test_an_override_in_an_edited_table(tmp_path):
 
 
 def test_the_table_is_read_once_per_process(monkeypatch):
-    routing.routing.cache_clear()
+    routing.routing_in.cache_clear()
     calls = []
     real = routing.load_routing
     monkeypatch.setattr(routing, "load_routing", lambda *a: calls.append(1) or real(*a))
     propose("garbage", LUNAN), propose("dispute", LUNAN)
     assert calls == [1]
-    routing.routing.cache_clear()
+    routing.routing_in.cache_clear()
 
 
 def replace_line(text: str, old: str, new: str) -> str:
