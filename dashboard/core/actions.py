@@ -8,6 +8,10 @@ anything is appended, the API, the console and the OpenAPI document read the sam
 """
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
 from dashboard.core.domain import LEVELS
 from dashboard.core.schemas import is_own_photo_url
 
@@ -27,6 +31,31 @@ LEVEL_ACTIONS = ("escalate", "route")  # the actions that may name a level (doma
 # report's: dashboard/store/photos.py), as this app's own photo URLs of the case, at most this many.
 PHOTO_ACTIONS, MAX_STEP_PHOTOS = ("resolve",), 4
 MAX_NOTE, MAX_FIELD = 2000, 64  # what the stream's schema accepts (dashboard/core/schemas.py EventIn)
+
+MAX_ACTOR = 64
+
+
+class ActionIn(BaseModel):
+    """The body of one step (``POST /api/v1/incidents/<id>/actions``): its shape. What each
+    action needs besides (``REQUIRED``, a level, photos) is ``check_fields``'s; an unknown action
+    is refused there too, naming the known ones. Other fields are ignored."""
+    model_config = ConfigDict(extra="ignore")
+
+    action: Annotated[StrictStr, Field(json_schema_extra={"enum": list(ACTIONS)})]
+    expected_version: Annotated[StrictInt, Field(ge=1, description="the case's version the client saw "
+                                                                    "(409 when it changed)")]
+    note: Annotated[StrictStr, Field(max_length=MAX_NOTE)] = ""
+    department: Annotated[StrictStr | None, Field(max_length=MAX_FIELD)] = None
+    handler: Annotated[StrictStr | None, Field(max_length=MAX_FIELD)] = None
+    level: Annotated[StrictStr | None, Field(max_length=MAX_FIELD)] = None
+    actor: Annotated[StrictStr | None, Field(max_length=MAX_ACTOR, deprecated=True,
+                                             description="ignored: the actor recorded is the signed-in "
+                                                         "account or the key's user")] = None
+
+    def fields_given(self) -> dict[str, str]:
+        """The action's own fields that were given (department, handler, level)."""
+        return {k: v for k in ("department", "handler", "level") if (v := getattr(self, k)) is not None}
+
 
 class ActionError(Exception):
     """Refused: ``http_status`` is 404, 409 or 422; nothing was appended. ``extra`` carries

@@ -30,7 +30,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard.core import access
 from dashboard.core.access import AccessDenied, Principal
-from dashboard.core.actions import ACTIONS, PHOTO_ACTIONS, ActionError
+from dashboard.core.actions import ACTIONS, MAX_ACTOR, MAX_FIELD, MAX_NOTE, PHOTO_ACTIONS, ActionError, ActionIn
 from dashboard.core.domain import PLATFORMS, categories
 from dashboard.core.intake import FieldError, report_event
 from dashboard.core.schemas import ReportIn, field_errors
@@ -323,24 +323,27 @@ def _action_body(body) -> tuple[str, int, str, dict]:
     principal."""
     if not isinstance(body, dict):
         raise ApiError(400, "body must be a JSON object with Content-Type: application/json")
-    problems = []
-    action, version, actor = body.get("action"), body.get("expected_version"), body.get("actor")
-    if not isinstance(action, str):
-        problems.append({"field": "action", "message": "this field is required"})
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        problems.append({"field": "expected_version", "message": "a positive integer is required"})
-    if actor is not None and (not isinstance(actor, str) or len(actor) > 64):
-        problems.append({"field": "actor", "message": "text of at most 64 characters (ignored: the actor "
-                                                       "is the signed-in account or the API key's user)"})
-    note = body.get("note", "")
-    if not isinstance(note, str) or len(note) > 2000:
-        problems.append({"field": "note", "message": "text of at most 2000 characters"})
-    data = {k: body[k] for k in ("department", "handler", "level") if body.get(k) is not None}
-    if any(not isinstance(v, str) or len(v) > 64 for v in data.values()):
-        problems.append({"field": ",".join(data), "message": "text of at most 64 characters"})
-    if problems:
-        raise _invalid("action", problems)
-    return action, version, note.strip() if isinstance(note, str) else "", data
+    try:
+        step = ActionIn.model_validate(body)
+    except ValidationError as exc:
+        problems = {}
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "body"
+            problems.setdefault(name, {"field": name, "message": ACTION_FIELD_MESSAGES.get(name, err["msg"])})
+        raise _invalid("action", list(problems.values())) from None
+    return step.action, step.expected_version, step.note.strip(), step.fields_given()
+
+
+# What a refused field of a step's body must be (ActionIn's rules, in words).
+ACTION_FIELD_MESSAGES = {
+    "action": "this field is required",
+    "expected_version": "a positive integer is required",
+    "note": f"text of at most {MAX_NOTE} characters",
+    "department": f"text of at most {MAX_FIELD} characters", "handler": f"text of at most {MAX_FIELD} characters",
+    "level": f"text of at most {MAX_FIELD} characters",
+    "actor": f"text of at most {MAX_ACTOR} characters (ignored: the actor is the signed-in account or the API "
+             "key's user)",
+}
 
 
 @bp.post("/api/v1/incidents/<incident_id>/actions")

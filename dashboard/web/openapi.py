@@ -8,7 +8,14 @@ here fails that test.
 """
 from __future__ import annotations
 
-from dashboard.core.actions import ACTIONS, LEVEL_ACTIONS, MAX_STEP_PHOTOS, PHOTO_ACTIONS, REQUIRED, required_groups
+from dashboard.core.actions import (
+    LEVEL_ACTIONS,
+    MAX_STEP_PHOTOS,
+    PHOTO_ACTIONS,
+    REQUIRED,
+    ActionIn,
+    required_groups,
+)
 from dashboard.core.domain import LEVELS, URGENCIES, categories
 from dashboard.core.metrics import PERIODS
 from dashboard.core.schemas import ReportIn
@@ -124,17 +131,7 @@ def _schemas() -> dict:
                     "urgency": {"enum": list(URGENCIES)},
                     "photos": {"type": "array", "items": {"type": "string"},
                                "description": "URLs of the photo files stored with this report"}}}
-    action_in = {"type": "object", "required": ["action", "expected_version"], "properties": {
-        "action": {"enum": list(ACTIONS)},
-        "expected_version": {"type": "integer", "minimum": 1,
-                             "description": "the case's version the client saw (409 when it changed)"},
-        "note": {"type": "string", "maxLength": 2000},
-        "department": {"type": "string", "maxLength": 64},
-        "handler": {"type": "string", "maxLength": 64},
-        "level": {"type": "string", "maxLength": 64},
-        "actor": {"type": "string", "maxLength": 64, "deprecated": True,
-                  "description": "ignored: the actor recorded is the signed-in account or the key's user"}},
-        **_required_fields()}
+    action_in = {**ActionIn.model_json_schema(ref_template=REF), **_required_fields()}
     action_done = {"type": "object", "properties": {
         "id": {"type": "string", "format": "uuid"}, "event_id": {"type": "string", "format": "uuid"},
         "action": {"type": "string"}, "version": {"type": "integer"}, "status": {"type": "string"},
