@@ -108,6 +108,34 @@ def test_core_depends_only_on_core_config_and_geography():
     assert not bad, "\n".join(bad)
 
 
+# Which parts of dashboard/ each layer may import (docs/architecture.md, "What may import what").
+LAYERS = {
+    "core": {"core", "config", "geo"},
+    "geo": {"geo", "config"},
+    "store": {"store", "core", "config", "cache"},
+    "stream": {"stream", "store", "core", "config"},
+    "queries": {"queries", "stream", "store", "core", "geo", "i18n", "config", "cache"},
+    "workers": {"workers", "stream", "store", "core", "config"},
+    "demo": {"demo", "stream", "store", "core", "geo", "config", "cache"},
+    "i18n": {"i18n", "core"},
+    "web": {"web", "queries", "stream", "store", "core", "geo", "i18n", "config", "demo"},
+}
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    bad = []
+    for name in SOURCES:
+        parts = name.split(".")
+        if parts[0] != "dashboard" or len(parts) < 3 or parts[1] not in LAYERS:
+            continue
+        for mod, _, line in _imports(name):
+            target = mod.split(".")
+            if target[0] == "dashboard" and len(target) > 1 and target[1] not in LAYERS[parts[1]]:
+                bad.append(f"{name}:{line} imports {mod}")
+    assert not bad, "\n".join(bad)
+    assert set(LAYERS) <= {m.split(".")[1] for m in SOURCES if m.startswith("dashboard.") and m.count(".") >= 2}
+
+
 def test_no_module_imports_a_private_name_of_another():
     bad = []
     for name in SOURCES:
