@@ -121,6 +121,13 @@ def error_response(status: int, description: str, fmt: str = "json") -> Response
                         {"Cache-Control": "no-store"}), fmt)
 
 
+@bp.errorhandler(429)
+def too_many(exc) -> Response:
+    """A rate limit (``RATE_LIMIT_API``) was hit: say so in Open311's error format."""
+    return error_response(429, f"too many requests ({exc.description}); slow down and retry later",
+                          "xml" if request.path.endswith(".xml") else "json")
+
+
 def endpoint(rule: str, methods=("GET",)):
     """Register ``rule`` + ``.<fmt>``: the view returns a ``Reply`` (or raises Open311Error),
     rendered in the asked format."""

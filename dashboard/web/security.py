@@ -31,7 +31,6 @@ from dashboard.core.access import AccessDenied, Principal
 from dashboard.core.domain import departments
 from dashboard.i18n import lang_of
 from dashboard.store.accounts import Accounts
-from dashboard.web import open311
 from dashboard.web.errors import json_error
 
 bp = Blueprint("auth", __name__)
@@ -183,10 +182,9 @@ def _deny(exc: AccessDenied) -> Response:
 
 
 def _too_many(exc) -> Response:
-    """A rate limit was hit: say which, in the format the caller reads."""
+    """A rate limit was hit: say which, in the format the caller reads (Open311 answers in its
+    own format: its blueprint has its own handler)."""
     message = f"too many requests ({exc.description}); slow down and retry later"
-    if request.path.startswith("/open311/"):
-        return open311.error_response(429, message, "xml" if request.path.endswith(".xml") else "json")
     if request.path.startswith(JSON_PREFIXES):
         return json_error(429, message)
     lang = lang_of(request.args.get("lang"))

@@ -159,6 +159,20 @@ def test_sign_in_attempts_per_address_are_limited(rt, settings):
                                        ).get_data(as_text=True)
 
 
+def test_an_open311_client_over_its_limit_is_answered_in_open311_format(rt, settings, accounts_for):
+    from app import create_app
+
+    server = create_app(settings.with_(rate_limit_api="3 per minute"), runtime=rt).server
+    key = accounts_for(server).create_key("worker")[1]
+    c = server.test_client()
+    codes = [c.get(f"/open311/v2/services.json?api_key={key}").status_code for _ in range(4)]
+    assert codes[:3] == [200, 200, 200] and codes[3] == 429, codes
+    body = c.get(f"/open311/v2/services.json?api_key={key}").get_json()
+    assert body[0]["code"] == 429 and "too many requests" in body[0]["description"]
+    xml = c.get(f"/open311/v2/services.xml?api_key={key}")
+    assert xml.status_code == 429 and b"<errors>" in xml.data and b"too many requests" in xml.data
+
+
 def test_api_requests_are_limited_per_key(rt, settings, accounts_for):
     from app import create_app
 
