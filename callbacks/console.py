@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import dash_leaflet as dl
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html, no_update
+from dash.exceptions import PreventUpdate
 
 from dashboard.core import access
 from dashboard.core.access import AccessDenied
@@ -235,6 +236,8 @@ def register(app, services) -> None:
         trig = ctx.triggered_id
         if isinstance(trig, dict):  # a case named in the alarm
             return trig["id"] if any(_alarm or []) else no_update
+        if trig != "case-grid":  # the alarm's list of cases changed: nobody picked anything
+            return no_update
         return (cell or {}).get("rowId") or no_update
 
     # ------------------------------------------------------------------ the case
@@ -333,11 +336,15 @@ def register(app, services) -> None:
         Output("case-photos", "contents"),
         Output("case-photos", "filename"),
         Input("case-id", "data"),
+        State("form-case", "data"),
         State("console-config", "data"),
     )
-    def reset_inputs(case_id, cfg):
+    def reset_inputs(case_id, form_case, cfg):
         """Another case opened: its inputs start empty, and they belong to it (``form-case``);
-        the department is the routing table's proposal for its category and town."""
+        the department is the routing table's proposal for its category and town. The case
+        already open, picked again (another cell of its row), keeps what was typed."""
+        if case_id and case_id == form_case:
+            raise PreventUpdate
         dept, hint = None, ""
         if case_id:
             p = access.require_page(require_principal(), "console")
