@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from dash import Dash, dcc, html
-from flask import Flask
+from flask import Flask, send_file
 
 from callbacks import cameras as camera_callbacks
 from callbacks import console as console_callbacks
@@ -41,6 +41,12 @@ from dashboard.web import leaders as leaders_api
 from dashboard.web import security as webauth
 
 ROOT = Path(__file__).resolve().parent
+# plotly.js for dcc.Graph: its basic bundle (scatter, bar, pie; provenance and licence in
+# assets/vendor/plotly-basic.LICENSE), a quarter of the full one. Every chart of the app is
+# bars and lines; another trace type needs the full bundle back (see serve_basic_plotlyjs).
+PLOTLYJS_BASIC = ROOT / "assets" / "vendor" / "plotly-basic.min.js"
+# Where dash-renderer loads plotly.js from when the app serves its scripts itself.
+PLOTLYJS_PATH = "_dash-component-suites/plotly/package_data/plotly.min.js"
 
 
 @dataclass
@@ -102,12 +108,30 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     server.extensions["griddash.services"] = services
     server.extensions["griddash.live"] = live
     app.layout = html.Div([dcc.Location(id="url"), html.Div(id="page-content")])
+    serve_basic_plotlyjs(app)
     router_callbacks.register(app, services)
     screen_callbacks.register(app, services)
     camera_callbacks.register(app, services)
     console_callbacks.register(app, services)
     leaders_callbacks.register(app, services)
     return app
+
+
+def serve_basic_plotlyjs(app: Dash) -> None:
+    """dcc.Graph gets plotly.js's basic bundle instead of the plotly package's full one.
+
+    Dash's renderer loads plotly.js only when a page shows a chart (the wall, the leaders'
+    view; not the console), from this fixed, unfingerprinted URL (``window._dashPlotlyJSURL``
+    in dash-renderer), which Dash answers with the 4.8 MB full bundle. This more specific rule
+    takes precedence over Dash's ``_dash-component-suites/<package>/<path>`` rule and answers it
+    with the basic bundle of the same plotly.js version, revalidated by ETag like Dash's.
+    tests/integration/test_plotly_bundle.py checks the URL, the version and the trace types.
+    """
+    def plotlyjs():
+        return send_file(PLOTLYJS_BASIC, mimetype="application/javascript", conditional=True, etag=True,
+                         max_age=None)
+
+    app.server.add_url_rule(app.config.routes_pathname_prefix + PLOTLYJS_PATH, "plotlyjs_basic", plotlyjs)
 
 
 def create_server(settings: Settings | None = None) -> Flask:
