@@ -21,7 +21,7 @@ links in headless Chromium at 1920x1080: the district wall (``/screen``) and the
 1. grids painted red: ``path.gd-grid.gd-grid-r`` / ``path.gd-grid`` on the district wall,
    every 5 s; median and max (target: max <= 15 %).
 2. share of open cases red and 3. overdue share, computed from SQLite (urgency, and
-   ``dashboard.sla.default_policy().lateness``) and read from the wall (``#kpi-open-red``,
+   ``dashboard.core.sla.default_policy().lateness``) and read from the wall (``#kpi-open-red``,
    ``-yellow``, ``-green``, ``#kpi-overdue``) at the same moment, every 30 s. The shares have
    no target; the two ways of counting must agree within 5 % (or 3 cases).
 4. red cases closed within deadline: closed cases with base urgency red, closed at or before

@@ -11,7 +11,7 @@ One callback keeps the URL, the filter controls and the content in step:
 
 The principal always comes from the session on the server (``require_principal``), never
 from the page: a role without this page gets 403; the scope (which town) is applied by
-``dashboard.leaders.view_for``, and a selection outside it renders "not allowed", no data.
+``dashboard.queries.leaders.view_for``, and a selection outside it renders "not allowed", no data.
 """
 from __future__ import annotations
 

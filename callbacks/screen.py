@@ -11,7 +11,7 @@
   (assets/griddash_screen.js), no server work.
 
 Scope: every callback takes the town it shows from the signed-in principal
-(``dashboard.auth.resolve_town``), never from the page's own config store, which only says
+(``dashboard.core.access.resolve_town``), never from the page's own config store, which only says
 what the page asked for; a request for a town outside the principal's scope is refused (403).
 """
 from __future__ import annotations

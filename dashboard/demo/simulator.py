@@ -9,7 +9,7 @@ the average, and every report is filed by one of its own grid's workers
 
 Follow-ups. Each report gets its lifecycle (accepted, assigned, escalated, supervised,
 resolved, closed) with delays drawn against the case's own deadlines
-(``dashboard.sla.default_policy()``): ~95 % accepted within the accept window, ~92 % closed
+(``dashboard.core.sla.default_policy()``): ~95 % accepted within the accept window, ~92 % closed
 within the close window, red cases (1 h / 24 h) the fastest, a small tail of late ones. Most
 cases are resolved at grid or village level, a few at town, very few at district level. A case
 is assigned to the department the routing table proposes (``dashboard.core.routing``); a few

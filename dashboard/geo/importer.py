@@ -4,7 +4,7 @@
 The files are validated completely first (formats: data/README.md); only when every
 given file is free of problems are they written to ``instance/geo/`` (temp file +
 ``os.replace``, so a reader never sees a half-written file), where
-:func:`dashboard.geo.geo_path` prefers them over the demo files in ``data/``.
+:func:`dashboard.geo.geography.geo_path` prefers them over the demo files in ``data/``.
 :func:`reset_geo` removes them again so the demo files apply.
 """
 from __future__ import annotations
@@ -605,7 +605,7 @@ def import_geo(settings: Settings, grids: str | None, cameras: str | None) -> st
         lines.append("Warnings:")
         lines += [f"  - {w}" for w in warnings]
     lines.append("Restart the app to use them. To return to the demo data, delete these files "
-                 "(dashboard.geoimport.reset_geo).")
+                 "(dashboard.geo.importer.reset_geo).")
     return "\n".join(lines)
 
 

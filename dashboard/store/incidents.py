@@ -42,7 +42,7 @@ STATUS_ORDER = tuple(STATUS_NAMES)
 @dataclass(frozen=True)
 class CaseQuery:
     """What the console's list asks for. ``town``, ``department`` and ``submitted_by`` are also
-    how a principal's scope is applied (``dashboard.auth.case_filter``). ``text`` matches the
+    how a principal's scope is applied (``dashboard.core.access.case_filter``). ``text`` matches the
     description or the reporter (case-insensitive, anywhere), a grid whose name matched
     (``text_grid_codes``, looked up by the caller in the geography), or a prefix of the case
     id; six or more hex digits (dashes ignored) are a case number only. ``until``/``after`` bound the report time: the list holds still at ``until`` while

@@ -2,7 +2,7 @@
 
 Same query as the page (``/leaders?town=&grid=&period=&category=&urgency=&status=&lang=``);
 the rows are recomputed here for the principal of the session (or API key), whose scope the
-server applies (dashboard.leaders.scoped): another town's data answers 403, an unknown town
+server applies (dashboard.queries.leaders.scoped): another town's data answers 403, an unknown town
 or grid 404, as JSON (dashboard.web.security's error handler). Every case of the selection,
 newest first, at most ``leaders.EXPORT_LIMIT``; ``X-Total-Count`` says how many matched.
 """

@@ -46,7 +46,7 @@ def _ok(description: str, schema: dict, media: str = "application/json", headers
 
 
 def _required_fields() -> dict:
-    """The fields each action requires (``commands.REQUIRED``, the one list), as words and as
+    """The fields each action requires (``actions.REQUIRED``, the one list), as words and as
     JSON Schema conditions: a required text must hold more than white space."""
     words, rules = [], []
     for action in REQUIRED:
