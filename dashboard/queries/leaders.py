@@ -21,8 +21,6 @@ overdue = open cases *now*, whatever the period, past a deadline of the SLA tabl
 """
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import weakref
 from bisect import bisect_right
@@ -32,7 +30,7 @@ from typing import Mapping
 from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from dashboard.cache import SharedCache
 from dashboard.core import access, metrics
@@ -215,7 +213,7 @@ def scope_label(geo, f: Filters, lang: str) -> str:
 
 # --------------------------------------------------------------------------- queries
 
-def _conditions(f: Filters) -> list:
+def conditions(f: Filters) -> list:
     """SQL conditions of the selection (scope and filters; not the period)."""
     t = IncidentRow.__table__
     conds = []
@@ -232,7 +230,7 @@ def _conditions(f: Filters) -> list:
     return conds
 
 
-class _snapshot:
+class snapshot:
     """A read transaction in which every query sees the same database state (REPEATABLE READ
     on PostgreSQL, times in UTC), as ``compute_kpis`` reads."""
 
@@ -261,13 +259,19 @@ CASE_COLUMNS = ("id", "reported_at", "town_code", "grid_code", "category", "urge
                 "reporter", "accepted_at", "closed_at", "description")
 
 
-def _case_rows(conn, f: Filters, start: datetime, end: datetime, limit: int) -> list[dict]:
-    """The selection's cases, newest first, at most ``limit``."""
+def case_rows(conn, f: Filters, start: datetime, end: datetime, limit: int, *, stream: bool = False):
+    """The selection's cases, newest first, at most ``limit``: a list, or with ``stream`` an
+    iterator that fetches them in batches (a server-side cursor on PostgreSQL)."""
     t = IncidentRow.__table__
     q = (select(*[t.c[c] for c in CASE_COLUMNS])
-         .where(t.c.reported_at >= start, t.c.reported_at <= end, *_conditions(f))
+         .where(t.c.reported_at >= start, t.c.reported_at <= end, *conditions(f))
          .order_by(t.c.reported_at.desc(), t.c.id).limit(limit))
+    if stream:
+        return (dict(r) for r in conn.execution_options(yield_per=STREAM_BATCH).execute(q).mappings())
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+STREAM_BATCH = 2000  # rows per fetch of a streamed selection
 
 
 # --------------------------------------------------------------------------- the view
@@ -329,9 +333,9 @@ def compute_view(store: Store, f: Filters, *, now: datetime, tz: str, geo, sla=N
     now = now.astimezone(timezone.utc)
     start, end = metrics.period_bounds(f.period, now, zone)
     t = IncidentRow.__table__
-    conds = _conditions(f)
+    conds = conditions(f)
     ts, to_dt = kpis.fast_times(store.dialect)
-    with _snapshot(store) as conn:
+    with snapshot(store) as conn:
         period_cases = conn.execute(
             select(ts(t.c.reported_at), ts(t.c.accepted_at), ts(t.c.closed_at), t.c.status, t.c.category,
                    t.c.base_urgency, t.c.town_code, t.c.grid_code, t.c.reporter)
@@ -344,7 +348,7 @@ def compute_view(store: Store, f: Filters, *, now: datetime, tz: str, geo, sla=N
             select(ts(t.c.closed_at))
             .where(t.c.closed_at >= start, t.c.closed_at <= end, t.c.reported_at < start, *conds)
         ).scalars().all()
-        cases = _case_rows(conn, f, start, end, table_limit) if table_limit else []
+        cases = case_rows(conn, f, start, end, table_limit) if table_limit else []
 
     unit_of = (lambda town, grid: grid) if f.town else (lambda town, grid: town)
     tally = _Tally(now, sla)
@@ -499,147 +503,3 @@ def page_view(rt, p: Principal | None, f: Filters) -> "View | Refusal":
     except Exception:  # the database is away: say so, the next refresh tries again
         log.exception("leaders' view failed")
         return Refusal(503)
-
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def safe_cell(value) -> str:
-    """A cell's text that no spreadsheet reads as a formula: text starting with = + - @,
-    a tab, CR or LF gets a leading apostrophe (OWASP, "CSV injection")."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
-EXPORT_COLUMNS = ("id", "reported_at", "town", "grid", "category", "urgency", "status", "reporter",
-                  "accepted_at", "closed_at", "description")
-_EXPORT_HEADERS = {"id": "col_id", "reported_at": "col_time", "town": "col_town", "grid": "col_grid",
-                   "category": "col_category", "urgency": "col_urgency", "status": "status",
-                   "reporter": "reporter", "accepted_at": "col_accepted", "closed_at": "col_closed_at",
-                   "description": "col_description"}
-
-
-@dataclass
-class Export:
-    filters: Filters
-    as_of: datetime
-    timezone: str
-    header: list[str]
-    rows: list[list[str]]
-    total: int
-    info: list[tuple[str, str]]
-
-    @property
-    def truncated(self) -> bool:
-        return self.total > len(self.rows)
-
-
-def _local(dt: datetime | None, zone: ZoneInfo) -> str:
-    return "" if dt is None else dt.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def export_row(case: dict, geo, zone: ZoneInfo, lang: str) -> list[str]:
-    """One case as export cells, every one of them safe text."""
-    values = {
-        "id": str(case["id"]), "reported_at": _local(case["reported_at"], zone),
-        "town": town_name(geo, case["town_code"], lang), "grid": grid_name(geo, case["grid_code"]),
-        "category": category_name(case["category"], lang), "urgency": urgency_name(case["urgency"], lang),
-        "status": status_name(case["status"], lang), "reporter": case["reporter"],
-        "accepted_at": _local(case["accepted_at"], zone), "closed_at": _local(case["closed_at"], zone),
-        "description": case["description"],
-    }
-    return [safe_cell(values[c]) for c in EXPORT_COLUMNS]
-
-
-def describe_filters(f: Filters, lang: str) -> str:
-    parts = [category_name(c, lang) for c in f.categories]
-    parts += [urgency_name(u, lang) for u in f.urgencies]
-    parts += [status_token_name(s, lang) for s in f.status]
-    return "、".join(parts) if lang != "en" else ", ".join(parts)
-
-
-def export_table(rt, p: Principal, f: Filters, lang: str, *, now: datetime | None = None,
-                 limit: int = EXPORT_LIMIT) -> Export:
-    """Every case of the selection (newest first, at most ``limit``) for principal ``p``,
-    recomputed (no cache), scope from the session. Raises ``AccessDenied``."""
-    f = scoped(p, f, rt.geo)
-    zone = ZoneInfo(rt.settings.timezone)
-    now = (now or _now()).astimezone(timezone.utc)
-    start, end = metrics.period_bounds(f.period, now, zone)
-    t = IncidentRow.__table__
-    with _snapshot(rt.store) as conn:
-        total = conn.execute(select(func.count()).select_from(t).where(
-            t.c.reported_at >= start, t.c.reported_at <= end, *_conditions(f))).scalar_one()
-        cases = _case_rows(conn, f, start, end, limit)
-    rows = [export_row(c, rt.geo, zone, lang) for c in cases]
-    info = [
-        (tl("info_scope", lang), scope_label(rt.geo, f, lang)),
-        (tl("info_period", lang), f"{tl('period_' + f.period, lang)} "
-                                  f"({_local(start, zone)} – {_local(end, zone)}, {rt.settings.timezone})"),
-        (tl("info_filters", lang), describe_filters(f, lang) or tl("info_none", lang)),
-        (tl("info_as_of", lang), _local(now, zone)),
-        (tl("info_total", lang), str(total)),
-        (tl("info_rows", lang), str(len(rows))),
-    ]
-    if total > len(rows):
-        info.append((tl("info_rows", lang), tl("info_truncated", lang, n=len(rows))))
-    info.append((tl("demo_badge", lang), tl("info_demo", lang)))
-    header = [tl(_EXPORT_HEADERS[c], lang) for c in EXPORT_COLUMNS]
-    return Export(filters=f, as_of=now, timezone=rt.settings.timezone, header=header, rows=rows,
-                  total=total, info=[(k, safe_cell(v)) for k, v in info])
-
-
-def to_csv(header: list[str], rows: list[list[str]]) -> bytes:
-    """UTF-8 with a byte order mark (Excel then reads Chinese correctly), CRLF lines."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([safe_cell(h) for h in header])
-    w.writerows(rows)
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
-
-
-def _xlsx_text(ws, value: str, bold: bool = False):
-    """A cell that is a string, never a formula, without the characters XML cannot hold."""
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Font
-
-    cell = WriteOnlyCell(ws, value=ILLEGAL_CHARACTERS_RE.sub("", safe_cell(value)))
-    cell.data_type = "s"
-    if bold:
-        cell.font = Font(bold=True)
-    return cell
-
-
-XLSX_WIDTHS = (38, 20, 12, 22, 14, 10, 12, 14, 20, 20, 60)
-
-
-def to_xlsx(export: Export, lang: str) -> bytes:
-    """The cases on one sheet (strings only), what was exported on a second."""
-    from openpyxl import Workbook
-    from openpyxl.utils import get_column_letter
-
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(tl("sheet_cases", lang))
-    ws.freeze_panes = "A2"
-    for i, width in enumerate(XLSX_WIDTHS[: len(export.header)], 1):
-        ws.column_dimensions[get_column_letter(i)].width = width
-    ws.append([_xlsx_text(ws, h, bold=True) for h in export.header])
-    for row in export.rows:
-        ws.append([_xlsx_text(ws, v) for v in row])
-    info = wb.create_sheet(tl("sheet_info", lang))
-    info.column_dimensions["A"].width = 14
-    info.column_dimensions["B"].width = 80
-    for k, v in export.info:
-        info.append([_xlsx_text(info, k, bold=True), _xlsx_text(info, v)])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-def export_filename(export: Export, ext: str) -> str:
-    """ASCII only: luqiao-cases-<district|town|grid code>-<period>-<local time>.<ext>."""
-    f = export.filters
-    scope = f.grid or f.town or "district"
-    stamp = export.as_of.astimezone(ZoneInfo(export.timezone)).strftime("%Y%m%d-%H%M")
-    return f"luqiao-cases-{scope}-{f.period}-{stamp}.{ext}"

@@ -4,14 +4,20 @@ Same query as the page (``/leaders?town=&grid=&period=&category=&urgency=&status
 the rows are recomputed here for the principal of the session (or API key), whose scope the
 server applies (dashboard.queries.leaders.scoped): another town's data answers 403, an unknown town
 or grid 404, as JSON (dashboard.web.security's error handler). Every case of the selection,
-newest first, at most ``leaders.EXPORT_LIMIT``; ``X-Total-Count`` says how many matched.
+newest first, at most ``leaders.EXPORT_LIMIT``; ``X-Total-Count`` says how many matched,
+``X-Exported-Count`` how many rows the file holds. The rows stream from one read transaction
+(``dashboard.queries.exports``): CSV as it is read, Excel through a temporary file.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, request
+import tempfile
+from contextlib import ExitStack
+
+from flask import Blueprint, Response, abort, current_app, request, stream_with_context
+from werkzeug.wsgi import wrap_file
 
 from dashboard.i18n import lang_of
-from dashboard.queries import leaders
+from dashboard.queries import exports, leaders
 from dashboard.web.security import require_principal
 
 bp = Blueprint("leaders_api", __name__)
@@ -36,14 +42,27 @@ def export(fmt: str):
     query = _query()
     lang = lang_of(query.get("lang"))
     rt = current_app.extensions["griddash"]
-    data = leaders.export_table(rt, p, leaders.parse_query(query), lang)
-    body = leaders.to_csv(data.header, data.rows) if fmt == "csv" else leaders.to_xlsx(data, lang)
+    stack = ExitStack()  # the export's read transaction: open until the file is written
+    try:
+        data = stack.enter_context(exports.open_export(rt, p, leaders.parse_query(query), lang))
+        if fmt == "xlsx":  # a zip is written whole before it is sent: to a temporary file
+            body = stack.enter_context(tempfile.TemporaryFile(suffix=".xlsx"))
+            exports.write_xlsx(data, lang, body)
+            body.seek(0)
+            body = wrap_file(request.environ, body)
+        else:              # CSV goes out as it is read
+            body = stream_with_context(exports.csv_chunks(data))
+    except BaseException:
+        stack.close()
+        raise
     current_app.logger.info("leaders export: %s %s %s rows (%s matching) by %s", fmt,
-                            data.filters.grid or data.filters.town or "district", len(data.rows),
+                            data.filters.grid or data.filters.town or "district", data.exported,
                             data.total, p.username)
-    return Response(body, content_type=FORMATS[fmt], headers={
-        "Content-Disposition": f'attachment; filename="{leaders.export_filename(data, fmt)}"',
+    resp = Response(body, content_type=FORMATS[fmt], direct_passthrough=fmt == "xlsx", headers={
+        "Content-Disposition": f'attachment; filename="{exports.export_filename(data, fmt)}"',
         "Cache-Control": "no-store",
         "X-Total-Count": str(data.total),
-        "X-Exported-Count": str(len(data.rows)),
+        "X-Exported-Count": str(data.exported),
     })
+    resp.call_on_close(stack.close)
+    return resp

@@ -36,7 +36,7 @@ from dashboard.config import Settings
 from dashboard.core.access import AccessDenied, Principal
 from dashboard.core.domain import IncidentState, categories
 from dashboard.core.sla import default_policy
-from dashboard.queries import leaders
+from dashboard.queries import exports, leaders
 from dashboard.queries.kpis import compute_kpis
 
 TZ = "Asia/Shanghai"
@@ -125,7 +125,7 @@ def fresh_cache(monkeypatch):
     ("'=1", "'=1"), ("<script>alert(1)</script>", "<script>alert(1)</script>"), (-3, "'-3"), (12, "12"),
 ])
 def test_safe_cell(text, expected):
-    assert leaders.safe_cell(text) == expected
+    assert exports.safe_cell(text) == expected
 
 
 # --------------------------------------------------------------------------- URL filters
@@ -342,13 +342,19 @@ def test_cache_is_keyed_by_scope_and_filters(rt):
 
 # --------------------------------------------------------------------------- export
 
+def export(rt, p, query, lang="zh", **kw):
+    """The export's header, rows and facts, read while it is open (rows are one pass)."""
+    with exports.open_export(rt, p, leaders.parse_query(query), lang, now=NOW, **kw) as ex:
+        return ex, list(ex.rows)
+
+
 def test_export_rows_for_an_operator_are_its_towns_and_inert(rt):
-    ex = leaders.export_table(rt, OP_J, leaders.parse_query({}), "zh", now=NOW)
-    assert ex.filters.town == J and ex.total == 5 and not ex.truncated
+    ex, rows = export(rt, OP_J, {})
+    assert ex.filters.town == J and ex.total == 5 and ex.exported == 5 and not ex.truncated
     assert ex.header == ["编号", "上报时间", "镇街", "网格", "类别", "紧急程度", "状态", "上报人",
                          "受理时间", "结案时间", "事件描述"]
-    by_id = {r[0]: r for r in ex.rows}
-    assert [r[0] for r in ex.rows] == [str(ID[k]) for k in ("k1", "k2", "k3", "k4", "k5")]
+    by_id = {r[0]: r for r in rows}
+    assert [r[0] for r in rows] == [str(ID[k]) for k in ("k1", "k2", "k3", "k4", "k5")]
     assert by_id[str(ID["k1"])] == [
         str(ID["k1"]), "2026-11-26 08:00:00", "金清镇", rt.geo.grids[J1].name, categories()["fire_hazard"].name_zh,
         "紧急", "待受理", "张三", "", "", '\'=HYPERLINK("http://x","y")']
@@ -356,44 +362,62 @@ def test_export_rows_for_an_operator_are_its_towns_and_inert(rt):
                                        "<script>alert(1)</script>"]
     assert by_id[str(ID["k3"])][-1] == "'-2+3 开头是减号"
     assert by_id[str(ID["k4"])][-1] == "'@SUM(A1)"
-    assert leaders.export_filename(ex, "csv") == f"luqiao-cases-{J}-7d-20261126-1000.csv"
+    assert exports.export_filename(ex, "csv") == f"luqiao-cases-{J}-7d-20261126-1000.csv"
 
 
 def test_export_in_english_with_filters(rt):
-    ex = leaders.export_table(rt, LEADER, leaders.parse_query({"status": "closed"}), "en", now=NOW)
+    ex, rows = export(rt, LEADER, {"status": "closed"}, "en")
     assert ex.header[:3] == ["ID", "Reported", "Town"]
-    assert [r[0] for r in ex.rows] == [str(ID[k]) for k in ("k2", "k6", "k4")]
-    assert {r[2] for r in ex.rows} == {"Jinqing Town", "Xinqiao Town"} and {r[6] for r in ex.rows} == {"Closed"}
+    assert [r[0] for r in rows] == [str(ID[k]) for k in ("k2", "k6", "k4")]
+    assert {r[2] for r in rows} == {"Jinqing Town", "Xinqiao Town"} and {r[6] for r in rows} == {"Closed"}
 
 
 def test_export_limit_says_what_was_left_out(rt):
-    ex = leaders.export_table(rt, LEADER, leaders.parse_query({}), "zh", now=NOW, limit=2)
-    assert ex.total == 7 and len(ex.rows) == 2 and ex.truncated
+    ex, rows = export(rt, LEADER, {}, limit=2)
+    assert ex.total == 7 and ex.exported == len(rows) == 2 and ex.truncated
     assert any("只导出最新的 2 条" in v for _k, v in ex.info)
 
 
 def test_csv_has_bom_and_reads_back(rt):
-    ex = leaders.export_table(rt, LEADER, leaders.parse_query({}), "zh", now=NOW)
-    body = leaders.to_csv(ex.header, ex.rows)
+    ex, rows = export(rt, LEADER, {})
+    with exports.open_export(rt, LEADER, leaders.parse_query({}), "zh", now=NOW) as again:
+        body = b"".join(exports.csv_chunks(again))
     assert body.startswith(b"\xef\xbb\xbf")
-    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
-    assert rows[0] == ex.header and rows[1:] == ex.rows
-    assert not [cell for row in rows for cell in row if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    read = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+    assert read[0] == ex.header and read[1:] == rows
+    assert not [cell for row in read for cell in row if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+def test_csv_streams_in_chunks_of_the_selection(rt):
+    """Rows are written as they are read: more rows than a chunk give several chunks."""
+    with exports.open_export(rt, LEADER, leaders.parse_query({}), "zh", now=NOW) as ex:
+        chunks = list(exports.csv_chunks(ex))
+    assert len(chunks) == 2  # the header, then the 7 rows (fewer than CSV_CHUNK_ROWS)
+    with exports.open_export(rt, LEADER, leaders.parse_query({}), "zh", now=NOW) as ex:
+        small = exports.CSV_CHUNK_ROWS
+        try:
+            exports.CSV_CHUNK_ROWS = 3
+            assert len(list(exports.csv_chunks(ex))) == 1 + 3   # 3 + 3 + 1 rows
+        finally:
+            exports.CSV_CHUNK_ROWS = small
 
 
 def test_xlsx_cells_are_strings_never_formulas(rt):
     from openpyxl import load_workbook
 
-    ex = leaders.export_table(rt, LEADER, leaders.parse_query({}), "zh", now=NOW)
-    wb = load_workbook(io.BytesIO(leaders.to_xlsx(ex, "zh")))
+    ex, rows = export(rt, LEADER, {})
+    buf = io.BytesIO()
+    with exports.open_export(rt, LEADER, leaders.parse_query({}), "zh", now=NOW) as again:
+        exports.write_xlsx(again, "zh", buf)
+    wb = load_workbook(io.BytesIO(buf.getvalue()))
     assert wb.sheetnames == ["事件", "说明"]
     ws = wb["事件"]
     cells = [c for row in ws.iter_rows() for c in row if c.value is not None]
     assert cells and all(c.data_type == "s" for c in cells)
-    rows = [[c.value or "" for c in row] for row in ws.iter_rows()]
-    assert rows[0] == ex.header
+    read = [[c.value or "" for c in row] for row in ws.iter_rows()]
+    assert read[0] == ex.header
     # every row as exported, except the control characters XML cannot hold
-    assert rows[1:] == [[v.replace("\x07", "").replace("\x1b", "") for v in r] for r in ex.rows]
+    assert read[1:] == [[v.replace("\x07", "").replace("\x1b", "") for v in r] for r in rows]
     hyperlink = next(c for c in ws["K"] if "HYPERLINK" in str(c.value))
     assert hyperlink.value.startswith("'=") and hyperlink.data_type == "s"
     info = {r[0].value: r[1].value for r in wb["说明"].iter_rows()}
