@@ -105,6 +105,7 @@ def test_csv_export_matches_hand_computed_rows(rt, login, cases):
     disposition = res.headers["Content-Disposition"]
     assert disposition.startswith('attachment; filename="luqiao-cases-district-7d-') and disposition.endswith('.csv"')
     assert res.headers["Cache-Control"] == "no-store" and res.headers["X-Total-Count"] == "4"
+    assert res.headers["X-Exported-Count"] == "4" and res.is_streamed   # written as the rows are read
     header, rows = csv_rows(res)
     assert header == HEADER
     assert rows == [expected_row(rt, cases, n) for n in ("a1", "a2", "b1", "a3")]   # newest first; not b2
