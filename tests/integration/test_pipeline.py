@@ -5,6 +5,7 @@ Every test here runs against real Redis and on both SQLite and PostgreSQL.
 from __future__ import annotations
 
 import collections
+import re
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import uuid
 
 import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from tcp_proxy import TcpProxy
 
 from dashboard.core.domain import fold
@@ -85,6 +86,29 @@ def assert_projections_match_log(store, events):
         st = fold(by_incident[iid])
         row = rows[iid]
         assert (row.status, row.level, row.version) == (st.status, st.level, st.version), iid
+
+
+def test_json_is_stored_as_utf8_text_not_escapes_and_reads_back(store, make_events):
+    """Event data and photos lists are UTF-8 text in the database (Chinese as itself, not
+    \\uXXXX), and read back as they were written; rows written the old way read the same."""
+    events = make_events(40, seed=5)
+    for i, e in enumerate(events):
+        e.stream_pos = i + 1
+    store.store_events(events)
+    column = "data::text" if store.dialect == "postgresql" else "data"
+    with store.engine.connect() as conn:
+        raw = [row[0] for row in conn.execute(text(f"SELECT {column} FROM events"))]
+        conn.execute(text("UPDATE events SET data = :old WHERE id = :id"),
+                     {"old": '{"note": "\\u6d4b\\u8bd5"}', "id": events[-1].id.hex if store.dialect == "sqlite"
+                      else events[-1].id})
+        conn.commit()
+    assert len(raw) == 40 and all("\\u" not in r for r in raw)
+    assert sum(bool(re.search("[\u4e00-\u9fff]", r)) for r in raw) >= 10   # the reports' descriptions
+    report = next(e for e in events if e.type == "reported")
+    stored = store.get_incident(report.incident_id)
+    assert stored["description"] == report.data["description"] and "【演示】" in stored["description"]
+    old = next(ev for ev in store.get_incident(events[-1].incident_id)["events"] if ev["id"] == events[-1].id)
+    assert old["data"] == {"note": "测试"}   # written with escapes before: the same text
 
 
 def test_10000_events_stored_exactly_once_and_republish_adds_none(settings, store, r, make_events):
