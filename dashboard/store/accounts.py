@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from dashboard.cache import SharedCache
-from dashboard.core.access import ROLES, TOWN_ROLES, Principal
+from dashboard.core.access import ACCOUNT_ROLES, TOWN_ROLES, Principal
 from dashboard.store.models import ApiKeyRow, UserRow
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
@@ -65,8 +65,8 @@ class Accounts:
     def _check_user_fields(self, username, role, town, department):
         if not USERNAME_RE.match(username or ""):
             raise AccountError("username: 2-64 letters, digits, '.', '_' or '-'")
-        if role not in ROLES or role == "screen":
-            raise AccountError(f"role must be one of {', '.join(r for r in ROLES if r != 'screen')}")
+        if role not in ACCOUNT_ROLES:
+            raise AccountError(f"role must be one of {', '.join(ACCOUNT_ROLES)}")
         if role in TOWN_ROLES and not town:
             raise AccountError(f"role {role} needs --town")
         if town and self.towns is not None and town not in self.towns:

@@ -42,15 +42,17 @@ def export(fmt: str):
     query = _query()
     lang = lang_of(query.get("lang"))
     rt = current_app.extensions["griddash"]
-    stack = ExitStack()  # the export's read transaction: open until the file is written
+    f = leaders.parse_query(query)
+    stack = ExitStack()  # what the response holds until it is sent
     try:
-        data = stack.enter_context(exports.open_export(rt, p, leaders.parse_query(query), lang))
-        if fmt == "xlsx":  # a zip is written whole before it is sent: to a temporary file
-            body = stack.enter_context(tempfile.TemporaryFile(suffix=".xlsx"))
-            exports.write_xlsx(data, lang, body)
+        if fmt == "xlsx":  # a zip is written whole before it is sent: to a temporary file, and the
+            body = stack.enter_context(tempfile.TemporaryFile(suffix=".xlsx"))  # read ends then
+            with exports.open_export(rt, p, f, lang) as data:
+                exports.write_xlsx(data, lang, body)
             body.seek(0)
             body = wrap_file(request.environ, body)
-        else:              # CSV goes out as it is read
+        else:              # CSV goes out as it is read, inside the export's read transaction
+            data = stack.enter_context(exports.open_export(rt, p, f, lang))
             body = stream_with_context(exports.csv_chunks(data))
     except BaseException:
         stack.close()
