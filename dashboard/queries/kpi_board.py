@@ -30,7 +30,6 @@ from typing import Callable
 
 from dashboard.cache import SharedCache
 from dashboard.core.metrics import DISTRICT, PERIODS
-from dashboard.core.sla import default_policy
 from dashboard.queries.kpis import UnknownTown, compute_kpis
 
 Key = tuple  # (town code or None, period)
@@ -92,8 +91,7 @@ class KpiBoard:
         return compute_kpis(self.rt.store, now=now, tz=self.rt.settings.timezone, town=town,
                             period=period,
                             town_names={c: r["name"] for c, r in self.rt.geo.towns.items()},
-                            village_names=self.village_names(town) if town is not None else None,
-                            sla=default_policy())
+                            village_names=self.village_names(town) if town is not None else None)
 
     def village_names(self, town: str) -> dict[str, str]:
         """The villages of a town in the geography (code → name), looked up once per town."""

@@ -13,33 +13,33 @@ No Dash here: the page (layouts/leaders.py, callbacks/leaders.py) and the export
 * ``export_table`` gives the rows of the export; ``safe_cell`` keeps any cell from being read
   as a spreadsheet formula; ``to_csv`` / ``to_xlsx`` write them.
 
-The figures follow docs/kpis.md with the same helpers as ``dashboard.queries.kpis`` (``compute_kpis``
-cannot filter by grid, category, urgency or status, so the same definitions are applied
-here to the selected cases): reports of the period, closed now, closure rate, accepted within
-1 day and closed within 5 days (on time ÷ (on time + late), pending cases in neither), and
-overdue = open cases *now*, whatever the period, past a deadline of the SLA table.
+The figures follow docs/kpis.md and are counted by the same SQL aggregates as
+``dashboard.queries.kpis`` (``dashboard.queries.figures``) with the selection's conditions
+(grid, categories, urgencies, statuses): reports of the period, closed now, closure rate,
+accepted within 1 day and closed within 5 days (on time ÷ (on time + late), pending cases in
+neither), and overdue = open cases *now*, whatever the period, past their SLA deadline.
 """
 from __future__ import annotations
 
 import logging
 import weakref
-from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Mapping
 from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 from sqlalchemy import select
 
 from dashboard.cache import SharedCache
 from dashboard.core import access, metrics
 from dashboard.core.access import AccessDenied, Principal
 from dashboard.core.domain import OPEN_STATUSES, STATUS_NAMES, URGENCY_STYLE, categories
-from dashboard.core.sla import default_policy
 from dashboard.i18n import pick
 from dashboard.i18n.leaders import tl
-from dashboard.queries import kpis
+from dashboard.queries import figures
+from dashboard.queries.figures import snapshot
 from dashboard.store.incidents import Store
 from dashboard.store.models import IncidentRow
 
@@ -230,31 +230,6 @@ def conditions(f: Filters) -> list:
     return conds
 
 
-class snapshot:
-    """A read transaction in which every query sees the same database state (REPEATABLE READ
-    on PostgreSQL, times in UTC), as ``compute_kpis`` reads."""
-
-    def __init__(self, store: Store):
-        self.store = store
-
-    def __enter__(self):
-        self._cm = self.store.engine.connect()
-        conn = self._cm.__enter__()
-        if self.store.dialect == "postgresql":
-            conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-        self._tx = conn.begin()
-        self._tx.__enter__()
-        if self.store.dialect == "postgresql":
-            conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
-        return conn
-
-    def __exit__(self, *exc):
-        try:
-            self._tx.__exit__(*exc)
-        finally:
-            self._cm.__exit__(*exc)
-
-
 CASE_COLUMNS = ("id", "reported_at", "town_code", "grid_code", "category", "urgency", "status",
                 "reporter", "accepted_at", "closed_at", "description")
 
@@ -324,9 +299,11 @@ def _ranking_units(f: Filters, geo) -> list[str] | None:
     return list(geo.towns)
 
 
-def compute_view(store: Store, f: Filters, *, now: datetime, tz: str, geo, sla=None,
+def compute_view(store: Store, f: Filters, *, now: datetime, tz: str, geo,
                  table_limit: int = TABLE_LIMIT) -> View:
-    """Every figure of the page for an already scoped selection, as of ``now`` (aware)."""
+    """Every figure of the page for an already scoped selection, as of ``now`` (aware): SQL
+    aggregates (``dashboard.queries.figures``, the same queries as ``compute_kpis``) with the
+    selection's conditions, and the newest ``table_limit`` cases for the table."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime")
     zone = ZoneInfo(tz)
@@ -334,124 +311,68 @@ def compute_view(store: Store, f: Filters, *, now: datetime, tz: str, geo, sla=N
     start, end = metrics.period_bounds(f.period, now, zone)
     t = IncidentRow.__table__
     conds = conditions(f)
-    ts, to_dt = kpis.fast_times(store.dialect)
+    unit_col = t.c.grid_code if f.town else t.c.town_code
+    unit, bucket_starts = trend_buckets(f.period, start, end, zone)
     with snapshot(store) as conn:
-        period_cases = conn.execute(
-            select(ts(t.c.reported_at), ts(t.c.accepted_at), ts(t.c.closed_at), t.c.status, t.c.category,
-                   t.c.base_urgency, t.c.town_code, t.c.grid_code, t.c.reporter)
-            .where(t.c.reported_at >= start, t.c.reported_at <= end, *conds)).all()
-        older_open = conn.execute(
-            select(ts(t.c.reported_at), ts(t.c.accepted_at), t.c.category, t.c.base_urgency,
-                   t.c.town_code, t.c.grid_code)
-            .where(t.c.status.in_(OPEN_STATUSES), t.c.reported_at < start, *conds)).all()
-        older_closed = conn.execute(
-            select(ts(t.c.closed_at))
-            .where(t.c.closed_at >= start, t.c.closed_at <= end, t.c.reported_at < start, *conds)
-        ).scalars().all()
+        p = figures.period_tally(conn, conds, start, end, now, unit_col)
+        o = figures.open_tally(conn, conds, now, unit_col)
+        reports = figures.reports_by_bucket(conn, conds, bucket_starts, end, now, since=start)
+        closures = figures.closures_by_bucket(conn, conds, bucket_starts, end, since=start)
+        by_reporter = figures.reports_by_reporter(conn, conds, start, end)
         cases = case_rows(conn, f, start, end, table_limit) if table_limit else []
 
-    unit_of = (lambda town, grid: grid) if f.town else (lambda town, grid: town)
-    tally = _Tally(now, sla)
-    unit, bucket_starts = trend_buckets(f.period, start, end, zone)
-    t_reports, t_closed = [0] * len(bucket_starts), [0] * len(bucket_starts)
-    for r_at, a_at, c_at, status, category, base_urgency, town, grid, reporter in period_cases:
-        r_at, a_at, c_at = to_dt(r_at), to_dt(a_at), to_dt(c_at)
-        tally.add_period_case(r_at, a_at, c_at, status, unit_of(town, grid), reporter, grid)
-        t_reports[bisect_right(bucket_starts, r_at) - 1] += 1
-        if c_at is not None and start <= c_at <= end:
-            t_closed[bisect_right(bucket_starts, c_at) - 1] += 1
-        if status in OPEN_STATUSES:
-            tally.add_open(r_at, a_at, category, base_urgency, unit_of(town, grid))
-    for r_at, a_at, category, base_urgency, town, grid in older_open:
-        tally.add_open(to_dt(r_at), to_dt(a_at), category, base_urgency, unit_of(town, grid))
-    for c_at in older_closed:
-        t_closed[bisect_right(bucket_starts, to_dt(c_at)) - 1] += 1
-
+    kpis = {
+        "reports_in_period": p.reports,
+        "closed": p.closed,
+        "closure_rate": {"numerator": p.closed, "denominator": p.reports,
+                         "rate": metrics.ratio(p.closed, p.reports), "open": p.reports - p.closed},
+        "accepted_within_1d": metrics.window(p.accept),
+        "closed_within_5d": metrics.window(p.close),
+        "open_total": o.total,
+        "overdue": o.overdue,
+    }
     return View(
-        filters=f, as_of=now, period_start=start, period_end=end, timezone=tz,
-        kpis=tally.figures(), trend_unit=unit,
-        trend=[{"start": b.astimezone(zone), "reports": t_reports[i], "closed": t_closed[i]}
+        filters=f, as_of=now, period_start=start, period_end=end, timezone=tz, kpis=kpis,
+        trend_unit=unit,
+        trend=[{"start": b.astimezone(zone), "reports": reports[i][0], "closed": closures[i]}
                for i, b in enumerate(bucket_starts)],
-        ranking=tally.ranking(_ranking_units(f, geo)),
-        workers=tally.workers(f.min_cases),
-        total=tally.reported, cases=cases,
+        ranking=_ranking(_ranking_units(f, geo), p.by_unit, o.overdue_by_unit),
+        workers=_workers(by_reporter, f.min_cases),
+        total=p.reports, cases=cases,
     )
 
 
-class _Tally:
-    """Counts of one pass over the selection's cases, with the definitions of docs/kpis.md."""
+def _ranking(units: list[str] | None, by_unit: dict[str, list[int]],
+             overdue_by_unit: dict[str, int]) -> list[dict] | None:
+    """The level below by reports (most first), then closure rate, then code; units without
+    reports last, by code. Units with cases but not in ``units`` are listed too."""
+    if units is None:
+        return None
+    rows = []
+    for code in dict.fromkeys([*units, *by_unit, *overdue_by_unit]):
+        reports, closed = by_unit.get(code, (0, 0))
+        rows.append({"code": code, "reports": reports, "closed": closed,
+                     "closure_rate": metrics.ratio(closed, reports),
+                     "overdue": overdue_by_unit.get(code, 0)})
+    rows.sort(key=lambda r: (-r["reports"], -(r["closure_rate"] or 0.0), r["code"]))
+    return rows
 
-    def __init__(self, now: datetime, sla):
-        self.now, self.sla = now, sla
-        self.reported = self.closed = 0
-        self.accept = [0, 0, 0]   # outcome counts (metrics.PENDING, LATE, ON_TIME)
-        self.close = [0, 0, 0]
-        self.open = self.overdue = 0
-        self.by_unit: dict[str, list[int]] = {}      # unit -> [reports, closed, overdue]
-        self.by_worker: dict[str, list] = {}         # reporter -> [reports, closed, {grid: n}]
 
-    def add_period_case(self, r_at, a_at, c_at, status, unit, reporter, grid) -> None:
-        accept_by, close_by = metrics.deadlines(r_at)  # looked up now: a replaced rule applies
-        self.reported += 1
-        self.accept[metrics.outcome(a_at, accept_by, self.now)] += 1
-        self.close[metrics.outcome(c_at, close_by, self.now)] += 1
-        closed = status == "closed"
-        self.closed += closed
-        u = self.by_unit.setdefault(unit, [0, 0, 0])
-        u[0] += 1
-        u[1] += closed
-        w = self.by_worker.setdefault(reporter, [0, 0, {}])
-        w[0] += 1
-        w[1] += closed
-        w[2][grid] = w[2].get(grid, 0) + 1
-
-    def add_open(self, r_at, a_at, category, base_urgency, unit) -> None:
-        """An open case now: overdue by the SLA table's deadlines (kpis' rule without one)."""
-        if self.sla is not None:
-            d = self.sla.deadlines(category, base_urgency, r_at)
-            accept_by, close_by = d.accept_by, d.close_by
-        else:
-            accept_by, close_by = metrics.deadlines(r_at)
-        self.open += 1
-        if metrics.overdue(accept_by, close_by, a_at, None, self.now):
-            self.overdue += 1
-            self.by_unit.setdefault(unit, [0, 0, 0])[2] += 1
-
-    def figures(self) -> dict:
-        return {
-            "reports_in_period": self.reported,
-            "closed": self.closed,
-            "closure_rate": {"numerator": self.closed, "denominator": self.reported,
-                             "rate": metrics.ratio(self.closed, self.reported),
-                             "open": self.reported - self.closed},
-            "accepted_within_1d": metrics.window(self.accept),
-            "closed_within_5d": metrics.window(self.close),
-            "open_total": self.open,
-            "overdue": self.overdue,
-        }
-
-    def ranking(self, units: list[str] | None) -> list[dict] | None:
-        """The level below by reports (most first), then closure rate, then code; units
-        without reports last, by code."""
-        if units is None:
-            return None
-        rows = []
-        for code in dict.fromkeys([*units, *self.by_unit]):
-            reports, closed, overdue = self.by_unit.get(code, (0, 0, 0))
-            rows.append({"code": code, "reports": reports, "closed": closed,
-                         "closure_rate": metrics.ratio(closed, reports), "overdue": overdue})
-        rows.sort(key=lambda r: (-r["reports"], -(r["closure_rate"] or 0.0), r["code"]))
-        return rows
-
-    def workers(self, min_cases: int) -> list[dict]:
-        """Grid workers (the report's ``reporter``) with at least ``min_cases`` reports in
-        the selection, most reports first; ``grid`` is where they reported most."""
-        rows = [{"reporter": name, "reports": n, "closed": closed,
-                 "closure_rate": metrics.ratio(closed, n),
-                 "grid": max(grids.items(), key=lambda kv: (kv[1], kv[0]))[0]}
-                for name, (n, closed, grids) in self.by_worker.items() if n >= min_cases]
-        rows.sort(key=lambda r: (-r["reports"], -(r["closure_rate"] or 0.0), r["reporter"]))
-        return rows
+def _workers(by_reporter: list[tuple], min_cases: int) -> list[dict]:
+    """Grid workers (the report's ``reporter``) with at least ``min_cases`` reports in the
+    selection, most reports first; ``grid`` is where they reported most (the higher code on
+    a tie). ``by_reporter``: (reporter, grid, reports, closed) from the database."""
+    if not by_reporter:
+        return []
+    df = pd.DataFrame(by_reporter, columns=["reporter", "grid", "reports", "closed"])
+    totals = df.groupby("reporter")[["reports", "closed"]].sum()
+    top_grid = df.sort_values(["reports", "grid"]).groupby("reporter")["grid"].last()
+    totals = totals[totals["reports"] >= min_cases].join(top_grid)
+    rows = [{"reporter": name, "reports": int(r.reports), "closed": int(r.closed),
+             "closure_rate": metrics.ratio(int(r.closed), int(r.reports)), "grid": r.grid}
+            for name, r in totals.iterrows()]
+    rows.sort(key=lambda r: (-r["reports"], -(r["closure_rate"] or 0.0), r["reporter"]))
+    return rows
 
 
 # --------------------------------------------------------------------------- cache
@@ -473,13 +394,12 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
-def view_for(rt, p: Principal, f: Filters, *, now: datetime | None = None, sla=None) -> View:
+def view_for(rt, p: Principal, f: Filters, *, now: datetime | None = None) -> View:
     """The page's view for principal ``p`` (from the session): scope applied, then cached by
     the principal's scope and the filters. Raises ``AccessDenied``."""
     f = scoped(p, f, rt.geo)
     return cache_of(rt.store).get((p.scope_key, f), lambda: compute_view(
-        rt.store, f, now=now or _now(), tz=rt.settings.timezone, geo=rt.geo,
-        sla=sla if sla is not None else default_policy()))
+        rt.store, f, now=now or _now(), tz=rt.settings.timezone, geo=rt.geo))
 
 
 # --------------------------------------------------------------------------- export

@@ -29,8 +29,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from dashboard.core import metrics
 from dashboard.core.domain import OPEN_STATUSES, STATUS_NAMES, TRANSITIONS, URGENCY_RANK, Event, IncidentState, fold
-from dashboard.store.models import INCIDENT_COLUMNS, Base, EventRow, IncidentRow, UTCDateTime
+from dashboard.core.sla import SlaPolicy, default_policy
+from dashboard.store.models import DERIVED_COLUMNS, INCIDENT_COLUMNS, Base, EventRow, IncidentRow, UTCDateTime
 
 # The console's list: sortable keys and the columns behind the plain ones (urgency, status and
 # due are ranked: urgency by rank, status in the loop's order, due by the deadline's time).
@@ -62,7 +64,8 @@ class CaseQuery:
     after: datetime | None = None
 
 
-_STATE_FIELDS = [c for c in INCIDENT_COLUMNS if c not in ("updated_at",)]
+_STATE_FIELDS = [c for c in INCIDENT_COLUMNS if c not in ("updated_at", *DERIVED_COLUMNS)]
+_OPEN = frozenset(OPEN_STATUSES)
 
 
 def json_text(value) -> str:
@@ -126,6 +129,25 @@ def audit_trail(events: list[dict]) -> list[dict]:
     return events
 
 
+def deadline_outcomes(case, sla: SlaPolicy) -> dict:
+    """The derived columns of a case (``DERIVED_COLUMNS``; ``case`` is an IncidentState or
+    anything with its attributes): the district's targets (``metrics.deadlines``, the rule
+    of the on-time rates), the hours to accept and to close, and the SLA deadline an open
+    case waits for (its accept deadline while not accepted, else its close deadline), the
+    instant after which ``metrics.overdue`` holds. Computed when the case is folded; a
+    changed rule or SLA table reaches stored cases with ``db rebuild``."""
+    r_at, a_at, c_at = case.reported_at, case.accepted_at, case.closed_at
+    accept_by, close_by = metrics.deadlines(r_at)
+    due = None
+    if case.status in _OPEN:
+        d = sla.deadlines(case.category, case.base_urgency, r_at)
+        due = d.close_by if a_at is not None else min(d.accept_by, d.close_by)
+    return {"accept_by": accept_by, "close_by": close_by,
+            "hours_to_accept": None if a_at is None else (a_at - r_at).total_seconds() / 3600,
+            "hours_to_close": None if c_at is None else (c_at - r_at).total_seconds() / 3600,
+            "due_at": due}
+
+
 def _lock_key(incident_id: uuid.UUID) -> int:
     return int.from_bytes(incident_id.bytes[:8], "big", signed=True)
 
@@ -135,11 +157,21 @@ def now_utc() -> datetime:
 
 
 class Store:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, sla: SlaPolicy | None = None):
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._sla = sla
         self._events_insert = None
         self._upsert = None
+
+    @property
+    def sla(self) -> SlaPolicy:
+        """The SLA table the stored ``due_at`` follows (the deployment's by default)."""
+        return self._sla if self._sla is not None else default_policy()
+
+    @sla.setter
+    def sla(self, policy: SlaPolicy | None) -> None:
+        self._sla = policy
 
     @classmethod
     def from_url(cls, url: str) -> "Store":
@@ -237,9 +269,11 @@ class Store:
 
     def upsert_states(self, conn, states: Sequence[IncidentState]) -> None:
         now = now_utc()
+        sla = self.sla
         rows = []
         for s in states:
             row = {k: getattr(s, k) for k in _STATE_FIELDS}
+            row.update(deadline_outcomes(s, sla))
             row["updated_at"] = now
             rows.append(row)
         if self._upsert is None:  # built once: the statement and its cache key are reused

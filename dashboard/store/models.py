@@ -95,6 +95,16 @@ class IncidentRow(Base):
     version: Mapped[int] = mapped_column(Integer)
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The case's deadline outcomes, computed when it is folded (``dashboard.store.incidents``),
+    # so that every figure is an SQL aggregate: the district's targets (accept within 1 day,
+    # close within 5 days, ``dashboard.core.metrics.deadlines``), the hours each step took, and
+    # ``due_at``, the SLA table's deadline an open case waits for (None once closed): the case
+    # is overdue from the first instant after it.
+    accept_by: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    close_by: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    hours_to_accept: Mapped[float | None] = mapped_column(Float, nullable=True)
+    hours_to_close: Mapped[float | None] = mapped_column(Float, nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (
         Index("ix_incidents_status_urgency", "status", "urgency"),
@@ -106,10 +116,13 @@ class IncidentRow(Base):
         Index("ix_incidents_updated_at", "updated_at"),
         Index("ix_incidents_submitted_by", "submitted_by"),
         Index("ix_incidents_department", "department"),
+        Index("ix_incidents_due_at", "due_at"),  # overdue now: due_at < now (open cases only)
+        Index("ix_incidents_town_due", "town_code", "due_at"),
     )
 
 
 INCIDENT_COLUMNS = [c.name for c in IncidentRow.__table__.columns]
+DERIVED_COLUMNS = ("accept_by", "close_by", "hours_to_accept", "hours_to_close", "due_at")
 
 
 class UserRow(Base):

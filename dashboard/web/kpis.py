@@ -18,7 +18,6 @@ from flask import Blueprint, request
 
 from dashboard.core import access
 from dashboard.core.metrics import PERIODS
-from dashboard.core.sla import default_policy
 from dashboard.queries.kpi_board import village_names
 from dashboard.queries.kpis import compute_kpis
 from dashboard.web.api import runtime
@@ -44,6 +43,6 @@ def get_kpis():
     # whole seconds, so that "data_as_of" is both readable and the exact instant used
     now = datetime.now(timezone.utc).replace(microsecond=0)
     body = compute_kpis(rt.store, now=now, tz=rt.settings.timezone, town=town, period=period,
-                        town_names=town_names, sla=default_policy(),
+                        town_names=town_names,
                         village_names=village_names(rt.geo, town) if town is not None else None)
     return json_response(body, headers={"Cache-Control": "no-store"})

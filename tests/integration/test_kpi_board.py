@@ -13,7 +13,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dashboard.core.domain import IncidentState
-from dashboard.core.sla import default_policy
 from dashboard.queries.kpi_board import KpiBoard
 from dashboard.queries.kpis import UnknownTown, compute_kpis
 
@@ -112,7 +111,7 @@ def test_figures_are_compute_kpis_with_their_compute_time(rt):
     # computed_at is the instant the figures describe: data_as_of, in epoch seconds
     now = datetime.fromisoformat(k["data_as_of"])
     assert k["computed_at"] == pytest.approx(now.timestamp(), abs=1e-5)
-    expected = compute_kpis(rt.store, now=now, tz=rt.settings.timezone, period="30d", sla=default_policy(),
+    expected = compute_kpis(rt.store, now=now, tz=rt.settings.timezone, period="30d",
                             town_names={c: r["name"] for c, r in rt.geo.towns.items()})
     assert {x: y for x, y in k.items() if x != "computed_at"} == expected
     assert k["ranking"]["by"] == "town" and len(k["ranking"]["rows"]) == len(rt.geo.towns)

@@ -8,7 +8,6 @@ import orjson
 import pytest
 
 from dashboard.core.domain import IncidentState
-from dashboard.core.sla import default_policy
 from dashboard.queries.kpi_board import village_names
 from dashboard.queries.kpis import compute_kpis
 
@@ -57,7 +56,7 @@ def expected(rt, body, **kw):
     villages = village_names(rt.geo, kw["town"]) if kw.get("town") else None
     return orjson.loads(orjson.dumps(
         compute_kpis(rt.store, now=now, tz=rt.settings.timezone, town_names=names,
-                     village_names=villages, sla=default_policy(), **kw)))
+                     village_names=villages, **kw)))
 
 
 @pytest.mark.parametrize("period", ["today", "7d", "30d", "year"])

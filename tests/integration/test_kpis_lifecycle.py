@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from dashboard.core.sla import default_policy
 from dashboard.queries.kpis import compute_kpis
 from dashboard.stream.commands import Commands
 
@@ -40,8 +39,7 @@ def test_kpis_from_lifecycle_events_match_hand_computed(rt, make_events, drain):
     # D: reported 2 h ago, not accepted: pending, not a failure, not overdue
     # E: red, reported 3 h ago, not accepted: overdue by the SLA (accept within 1 h)
     drain()
-    k = compute_kpis(rt.store, now=NOW, tz="Asia/Shanghai", town="331004103", period="7d",
-                     sla=default_policy())
+    k = compute_kpis(rt.store, now=NOW, tz="Asia/Shanghai", town="331004103", period="7d")
     assert k["reports_in_period"] == 5
     # accepted within 1 day: A (2 h), C (1 h) on time; B (30 h) late; E's 24 h... E is red but the
     # KPI is the district's fixed 1-day rule: reported 3 h ago -> pending; D pending. 2 / 3.
@@ -54,5 +52,9 @@ def test_kpis_from_lifecycle_events_match_hand_computed(rt, make_events, drain):
     # mean time to accept: (2 + 30 + 1) / 3 = 11 h; to close: (90 + 40) / 2 = 65 h
     assert abs(k["mean_hours_to_accept"] - 11.0) < 1e-6 and abs(k["mean_hours_to_close"] - 65.0) < 1e-6
     assert k["resolution_level"]["town"]["count"] == 1 and k["resolution_level"]["grid"]["count"] == 1
-    # Without the SLA table "overdue" falls back to the fixed 1-day / 5-day deadlines: nobody.
-    assert compute_kpis(rt.store, now=NOW, tz="Asia/Shanghai", town="331004103", period="7d")["overdue"] == 0
+    # "overdue" is the SLA deadline stored when E was folded: at the instant of its 1 h deadline
+    # E is not late yet, one instant later it is
+    e_due = NOW - timedelta(hours=3) + timedelta(hours=1)
+    assert compute_kpis(rt.store, now=e_due, tz="Asia/Shanghai", town="331004103", period="7d")["overdue"] == 0
+    assert compute_kpis(rt.store, now=e_due + timedelta(microseconds=1), tz="Asia/Shanghai",
+                        town="331004103", period="7d")["overdue"] == 1

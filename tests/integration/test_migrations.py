@@ -10,7 +10,7 @@ from dashboard.store.models import Base
 
 
 def test_migrated_schema_matches_the_models(db_url):
-    assert current(db_url) == "0005"
+    assert current(db_url) == "0006"
     engine = make_engine(db_url)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)

@@ -18,7 +18,6 @@ USED_WITHOUT_IMPORT = {
     "hiredis": "redis-py's fast reply parser, picked up when installed",
     "psycopg": "SQLAlchemy's PostgreSQL driver (postgresql+psycopg://)",
     "flask-compress": "Dash(compress=True) gzips every answer with it",
-    "pandas": "the project's named dependency for the leaders' analytics and exports",
 }
 
 

@@ -40,6 +40,7 @@ import pytest
 from dashboard.core import metrics
 from dashboard.core.domain import IncidentState
 from dashboard.core.metrics import deadlines, is_overdue
+from dashboard.core.sla import Rule, SlaPolicy
 from dashboard.queries import kpis
 from dashboard.queries.kpis import compute_kpis
 
@@ -100,10 +101,20 @@ CASES = [
 ]
 
 
+# The deadlines of the SLA table for overdue: 24 h and 5 days for every case (the figures'
+# targets), so that "overdue" below is computed with the same two deadlines as the rates.
+FLAT_SLA = SlaPolicy({("*", "*"): Rule(timedelta(days=1), timedelta(days=5))})
+
+
+def load(store, cases):
+    store.sla = FLAT_SLA
+    with store.engine.begin() as conn:
+        store.upsert_states(conn, cases)
+
+
 @pytest.fixture
 def loaded(store):
-    with store.engine.begin() as conn:
-        store.upsert_states(conn, CASES)
+    load(store, CASES)
     return store
 
 
@@ -351,17 +362,19 @@ def test_empty_database_gives_zeros_and_no_rates(store):
 
 
 def test_only_not_yet_due_cases_give_no_rate(store):
-    with store.engine.begin() as conn:
-        store.upsert_states(conn, [CASES[0]])   # c1: reported 2 h ago, not accepted
+    load(store, [CASES[0]])   # c1: reported 2 h ago, not accepted
     k = kp(store, period="today")
     assert k["accepted_within_1d"] == window(0, 0, 1)   # pending, not a failure, no 0 %
     assert k["overdue"] == 0 and k["open_red"] == 1
 
 
-def test_a_replaced_deadline_rule_applies_everywhere(loaded, monkeypatch):
+def test_a_replaced_deadline_rule_applies_everywhere(store, monkeypatch):
+    # the rule is applied when a case is folded (a changed rule reaches stored cases with
+    # "db rebuild"): replace it, then store the cases
     monkeypatch.setattr(metrics, "deadlines",
                         lambda r: (r + timedelta(hours=48), r + timedelta(days=7)))
-    k = kp(loaded, period="7d")
+    load(store, CASES)
+    k = kp(store, period="7d")
     # 48 h: c2 (30 h) now on time; c8 (24 h old) pending; c7 (6d2h, not accepted) still late
     assert k["accepted_within_1d"] == window(5, 6, 2)
     # 7 days: c3 (146 h) on time; c7 (6d2h open) pending now

@@ -35,7 +35,6 @@ import pytest
 from dashboard.config import Settings
 from dashboard.core.access import AccessDenied, Principal
 from dashboard.core.domain import IncidentState, categories
-from dashboard.core.sla import default_policy
 from dashboard.queries import exports, leaders
 from dashboard.queries.kpis import compute_kpis
 
@@ -102,7 +101,7 @@ def rt(loaded, geo):
 
 
 def view(rt, p=LEADER, now=NOW, **query):
-    return leaders.view_for(rt, p, leaders.parse_query(query), now=now, sla=default_policy())
+    return leaders.view_for(rt, p, leaders.parse_query(query), now=now)
 
 
 def window(num, den, pending):
@@ -243,7 +242,7 @@ def test_same_figures_as_compute_kpis_without_extra_filters(rt):
     shared figures agree with compute_kpis (with the same SLA table)."""
     for town in (None, J, X):
         for period in ("today", "7d", "30d"):
-            k = compute_kpis(rt.store, now=NOW, tz=TZ, town=town, period=period, sla=default_policy())
+            k = compute_kpis(rt.store, now=NOW, tz=TZ, town=town, period=period)
             v = view(rt, period=period, **({"town": town} if town else {}))
             for key in ("closure_rate", "accepted_within_1d", "closed_within_5d", "overdue", "open_total"):
                 assert v.kpis[key] == k[key], (town, period, key)
